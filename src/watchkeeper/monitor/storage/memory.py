@@ -1,4 +1,4 @@
-"""An in-memory ``Appendable`` + ``Queryable``: for tests, promqltest and the rules engine's unit tests."""
+"""An in-memory ``Appendable`` + ``Queryable`` for tests, promqltest and rules unit tests."""
 
 from __future__ import annotations
 
