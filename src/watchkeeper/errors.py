@@ -30,7 +30,15 @@ class SpecError(WatchkeeperError):
 
 
 class QueryError(WatchkeeperError):
-    """A PromQL query could not be parsed or evaluated."""
+    """A PromQL query could not be parsed or evaluated.
+
+    ``kind`` is Prometheus' API error type: ``bad_data`` (parse or type errors),
+    ``execution`` (evaluation failed, e.g. too many samples), ``timeout``, ``canceled``.
+    """
+
+    def __init__(self, message: str, kind: str = "bad_data") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 class StorageError(WatchkeeperError):
