@@ -1,0 +1,294 @@
+"""``watchkeeper up``, ``watchkeeper query`` and ``watchkeeper tsdb import``.
+
+Thin: parse arguments, call ``watchkeeper.monitor``, print, set the exit code.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from watchkeeper.errors import ConfigurationError, QueryError, SpecError, StorageError
+from watchkeeper.monitor.promql.value import Scalar, String, Value, Vector
+from watchkeeper.monitor.server import (
+    DEFAULT_LISTEN,
+    MonitorConfig,
+    ScrapeTarget,
+    Store,
+    build_engine,
+    load_targets,
+    open_store,
+    parse_listen,
+    resolve_token,
+    serve,
+)
+from watchkeeper.monitor.web.json import format_float
+from watchkeeper.monitor.web.params import ParamError, parse_duration_ms, parse_time_ms
+
+__all__ = ["query", "tsdb", "up"]
+
+_DATA_DIR_HELP = "Directory of the embedded time-series store."
+_SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGTP]?i?B)?$", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
+
+
+def _duration_s(value: str, option: str) -> float:
+    try:
+        return parse_duration_ms(value, option) / 1000
+    except ParamError:
+        raise click.BadParameter(
+            f"{value!r} is not a duration such as 15s, 5m or 15d", param_hint=option
+        ) from None
+
+
+def _size_bytes(value: str, option: str) -> int:
+    match = _SIZE_RE.match(value.strip())
+    if match is None:
+        raise click.BadParameter(
+            f"{value!r} is not a size such as 512MB or 10GB", param_hint=option
+        )
+    unit = (match.group(2) or "").upper()[:1]
+    return int(float(match.group(1)) * _SIZE_UNITS[unit if unit != "B" else ""])
+
+
+def _parse_target(text: str, interval_s: float) -> ScrapeTarget:
+    job, sep, url = text.partition("=")
+    if not sep or not job or "://" not in url:
+        raise click.BadParameter(
+            f"expected JOB=URL such as api=http://127.0.0.1:8000/metrics, got {text!r}",
+            param_hint="--target",
+        )
+    return ScrapeTarget(job=job, url=url, interval_s=interval_s)
+
+
+@click.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="watchkeeper-data",
+    show_default=True,
+    help=_DATA_DIR_HELP,
+)
+@click.option(
+    "--listen",
+    default=DEFAULT_LISTEN,
+    show_default=True,
+    help="HOST:PORT to serve the API on; not loopback requires a token.",
+)
+@click.option(
+    "-f",
+    "--file",
+    "spec_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Service spec whose targets: to scrape.",
+)
+@click.option(
+    "--target",
+    "target_flags",
+    multiple=True,
+    metavar="JOB=URL",
+    help="Scrape URL as job JOB (repeatable).",
+)
+@click.option(
+    "--scrape-interval", default="15s", show_default=True, help="Interval for --target targets."
+)
+@click.option("--retention", default="15d", show_default=True, help="Drop data older than this.")
+@click.option(
+    "--retention-size", default=None, help="Drop the oldest data beyond this size (e.g. 10GB)."
+)
+@click.option(
+    "--token",
+    envvar="WATCHKEEPER_TOKEN",
+    default=None,
+    help="Bearer token clients must send (env WATCHKEEPER_TOKEN).",
+)
+def up(
+    data_dir: Path,
+    listen: str,
+    spec_file: Path | None,
+    target_flags: tuple[str, ...],
+    scrape_interval: str,
+    retention: str,
+    retention_size: str | None,
+    token: str | None,
+) -> None:
+    """Scrape, store and serve a Prometheus-compatible API until interrupted.
+
+    Without -f or --target it serves the data already in --data-dir and scrapes nothing.
+    """
+    try:
+        host, port = parse_listen(listen)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--listen") from None
+    interval_s = _duration_s(scrape_interval, "--scrape-interval")
+    targets = [_parse_target(t, interval_s) for t in target_flags]
+    if spec_file is not None:
+        try:
+            _, spec_targets = load_targets(spec_file)
+        except SpecError as exc:
+            raise click.ClickException(str(exc)) from None
+        targets.extend(spec_targets)
+    token, generated = resolve_token(host, token)
+    config = MonitorConfig(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        token=token,
+        retention_seconds=_duration_s(retention, "--retention"),
+        retention_bytes=_size_bytes(retention_size, "--retention-size") if retention_size else None,
+        targets=targets,
+    )
+
+    def announce(url: str) -> None:
+        scraping = f"scraping {len(targets)} target(s)" if targets else "scraping nothing"
+        click.echo(f"watchkeeper: serving {data_dir} on {url} ({scraping})", err=True)
+        if generated:
+            # Printed once: it is not stored anywhere.
+            click.echo(
+                f"watchkeeper: API token (send 'Authorization: Bearer <token>'): {token}", err=True
+            )
+
+    try:
+        serve(config, on_listening=announce)
+    except (ConfigurationError, StorageError, SpecError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def _opened(data_dir: Path) -> Iterator[Store]:
+    if not data_dir.is_dir():
+        raise click.ClickException(
+            f"{data_dir}: no such data directory; import data with 'watchkeeper tsdb import' "
+            "or run 'watchkeeper up'"
+        )
+    try:
+        store = open_store(MonitorConfig(data_dir=data_dir))
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _time_ms(value: str, option: str) -> int:
+    if value == "now":
+        return int(time.time() * 1000)
+    try:
+        return parse_time_ms(value, option)
+    except ParamError:
+        raise click.BadParameter(
+            f"{value!r} is not a time: use unix seconds, RFC3339 or 'now'", param_hint=option
+        ) from None
+
+
+def _iso(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def _labels_text(labels: tuple[tuple[str, str], ...]) -> str:
+    name = dict(labels).get("__name__", "")
+    rest = ", ".join(f'{k}="{v}"' for k, v in labels if k != "__name__")
+    return f"{name}{{{rest}}}" if rest or not name else name
+
+
+def _print(value: Value) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    if isinstance(value, Scalar | String):
+        table.add_column("time")
+        table.add_column("value", justify="right")
+        shown = value.value if isinstance(value, String) else format_float(value.value)
+        table.add_row(_iso(value.timestamp_ms), shown)
+    elif isinstance(value, Vector):
+        table.add_column("series")
+        table.add_column("time")
+        table.add_column("value", justify="right")
+        for s in value.samples:
+            table.add_row(_labels_text(s.labels), _iso(s.timestamp_ms), format_float(s.value))
+    else:
+        table.add_column("series")
+        table.add_column("time")
+        table.add_column("value", justify="right")
+        for series in value.series:
+            for i, (t, v) in enumerate(series.points):
+                table.add_row(
+                    _labels_text(series.labels) if i == 0 else "", _iso(t), format_float(v)
+                )
+    Console(soft_wrap=True).print(table)
+
+
+@click.command()
+@click.option("--data-dir", type=click.Path(path_type=Path), required=True, help=_DATA_DIR_HELP)
+@click.argument("expr")
+@click.option(
+    "--time", "at", default=None, help="Evaluation time for an instant query (default now)."
+)
+@click.option("--start", default=None, help="Start of a range query (unix seconds or RFC3339).")
+@click.option("--end", default=None, help="End of a range query.")
+@click.option("--step", default=None, help="Resolution of a range query (e.g. 15s).")
+def query(
+    data_dir: Path, expr: str, at: str | None, start: str | None, end: str | None, step: str | None
+) -> None:
+    """Evaluate a PromQL EXPR against the store and print the result as a table."""
+    ranged = start is not None or end is not None or step is not None
+    if ranged and at is not None:
+        raise click.UsageError("give either --time, or --start/--end/--step, not both")
+    if ranged and (start is None or end is None):
+        raise click.UsageError(
+            "a range query needs both --start and --end (and --step, default 15s)"
+        )
+    with _opened(data_dir) as store:
+        engine = build_engine(store)
+        try:
+            if ranged:
+                assert start is not None
+                assert end is not None
+                step_ms = round(_duration_s(step or "15s", "--step") * 1000)
+                if step_ms <= 0:
+                    raise click.BadParameter("must be positive", param_hint="--step")
+                value: Value = engine.range_query(
+                    expr, _time_ms(start, "--start"), _time_ms(end, "--end"), step_ms
+                )
+            else:
+                value = engine.instant_query(expr, _time_ms(at or "now", "--time"))
+        except QueryError as exc:
+            raise click.ClickException(f"{exc.kind}: {exc}") from None
+    _print(value)
+
+
+@click.group()
+def tsdb() -> None:
+    """Work with the embedded time-series store."""
+
+
+@tsdb.command(name="import")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help=_DATA_DIR_HELP,
+)
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def import_(data_dir: Path, file: Path) -> None:
+    """Load FILE (OpenMetrics text with timestamps, as promtool takes) into the store."""
+    from watchkeeper.monitor.storage import import_openmetrics  # type: ignore[attr-defined,unused-ignore]
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with _opened(data_dir) as store:
+        try:
+            report = import_openmetrics(file, store)
+        except (StorageError, ValueError) as exc:
+            raise click.ClickException(f"{file}: {exc}") from None
+        store.commit()
+    fields = getattr(report, "__dataclass_fields__", {})
+    details = ", ".join(f"{name}={getattr(report, name)}" for name in fields) or str(report)
+    click.echo(f"imported {file} into {data_dir}: {details}")

@@ -1,0 +1,308 @@
+"""The one composition root of the embedded monitor: storage, scraping, PromQL and the
+HTTP API, wired together and served by uvicorn.
+
+Subsystems never import each other; they meet here through ``Appendable``,
+``Queryable`` and the engine. ``Monitor`` owns their lifetimes: the ASGI lifespan
+starts the scrape loop, and shutdown (SIGTERM/SIGINT, handled by uvicorn) stops
+scrapes, commits what was appended and closes the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from watchkeeper.errors import ConfigurationError, SpecError
+from watchkeeper.monitor.model import Appendable, Labels, Queryable
+from watchkeeper.monitor.web.api import ApiDeps, QueryEngine, api_routes
+from watchkeeper.monitor.web.auth import TokenAuthMiddleware, generate_token, is_loopback
+from watchkeeper.monitor.web.limits import LimitsMiddleware
+from watchkeeper.monitor.web.metrics import MonitorMetrics
+from watchkeeper.monitor.web.targets import TargetView
+
+__all__ = [
+    "DEFAULT_LISTEN",
+    "Monitor",
+    "MonitorConfig",
+    "ScrapeTarget",
+    "Store",
+    "build_engine",
+    "load_targets",
+    "parse_listen",
+    "resolve_token",
+    "open_store",
+    "serve",
+]
+
+log = logging.getLogger("watchkeeper.monitor")
+
+DEFAULT_LISTEN = "127.0.0.1:9099"
+DEFAULT_SCRAPE_INTERVAL_S = 15.0
+
+
+class Store(Appendable, Queryable, Protocol):
+    """What ``open_storage`` returns: the two protocols plus lifetime and statistics."""
+
+    def close(self) -> None: ...
+
+    def stats(self) -> Mapping[str, float]: ...
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """One target to scrape, from ``--target`` flags or the spec's ``targets:``."""
+
+    job: str
+    url: str
+    interval_s: float = DEFAULT_SCRAPE_INTERVAL_S
+    timeout_s: float | None = None  # default: the interval, capped at 10 s
+
+    def effective_timeout_s(self) -> float:
+        return self.timeout_s if self.timeout_s is not None else min(self.interval_s, 10.0)
+
+
+@dataclass
+class MonitorConfig:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 9099
+    token: str | None = None
+    retention_seconds: float | None = None
+    retention_bytes: int | None = None
+    targets: Sequence[ScrapeTarget] = field(default_factory=list)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9099`` for IPv6) as a (host, port) pair."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not host or not 0 < int(port) < 65536:
+        raise ConfigurationError(
+            f"--listen: expected HOST:PORT such as 127.0.0.1:9099, got {text!r}"
+        )
+    return host.strip("[]"), int(port)
+
+
+def resolve_token(host: str, token: str | None) -> tuple[str | None, bool]:
+    """The token to enforce and whether it was generated here (so the caller prints it).
+
+    Loopback needs none (a given token is still enforced); any other address gets
+    one, generated when the user gave none, because an open PromQL endpoint leaks
+    every label of every series.
+    """
+    if token:
+        return token, False
+    if is_loopback(host):
+        return None, False
+    return generate_token(), True
+
+
+def load_targets(spec_path: Path) -> tuple[str, list[ScrapeTarget]]:
+    """The service name and ``targets:`` of a watchkeeper.yaml (only what ``up`` needs)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        doc = YAML(typ="safe").load(spec_path.read_text(encoding="utf-8"))
+    except (OSError, YAMLError) as exc:
+        raise SpecError(f"{spec_path}: cannot read the spec: {exc}") from None
+    if not isinstance(doc, dict):
+        raise SpecError(f"{spec_path}: expected a mapping with 'service:' and 'targets:'")
+    service = doc.get("service")
+    name = service.get("name") if isinstance(service, dict) else service
+    name = str(name or spec_path.parent.name)
+    targets: list[ScrapeTarget] = []
+    for i, item in enumerate(doc.get("targets") or []):
+        where = f"{spec_path}: targets[{i}]"
+        if isinstance(item, str):
+            item = {"url": item}
+        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+            raise SpecError(f"{where}: expected a mapping with 'url:', got {item!r}")
+        interval = item.get("interval", item.get("scrape_interval"))
+        interval_s = (
+            _seconds(interval, where) if interval is not None else DEFAULT_SCRAPE_INTERVAL_S
+        )
+        timeout = item.get("timeout", item.get("scrape_timeout"))
+        timeout_s = _seconds(timeout, where) if timeout is not None else None
+        targets.append(
+            ScrapeTarget(str(item.get("job") or name), item["url"], interval_s, timeout_s)
+        )
+    return name, targets
+
+
+def _seconds(value: object, where: str) -> float:
+    from watchkeeper.monitor.web.params import ParamError, parse_duration_ms
+
+    try:
+        return parse_duration_ms(str(value), "interval") / 1000
+    except ParamError:
+        raise SpecError(
+            f"{where}: interval {value!r} is not a duration such as 15s or 1m"
+        ) from None
+
+
+class _CountingAppender:
+    """Counts accepted and rejected samples for ``/metrics`` on their way to the store."""
+
+    def __init__(self, inner: Appendable, metrics: MonitorMetrics) -> None:
+        self._inner = inner
+        self._appended = metrics.samples_appended
+        self._rejected = metrics.samples_rejected
+
+    def append(self, labels: Labels, timestamp_ms: int, value: float) -> bool:
+        ok = self._inner.append(labels, timestamp_ms, value)
+        (self._appended if ok else self._rejected).inc()
+        return ok
+
+    def commit(self) -> None:
+        self._inner.commit()
+
+
+def open_store(config: MonitorConfig) -> Store:
+    from watchkeeper.monitor.storage import open_storage  # type: ignore[attr-defined,unused-ignore]
+
+    store: Store = open_storage(
+        config.data_dir,
+        retention_seconds=config.retention_seconds,
+        retention_bytes=config.retention_bytes,
+    )
+    return store
+
+
+class Monitor:
+    """The wired subsystems and their lifetimes; ``app`` is the ASGI application to serve."""
+
+    def __init__(
+        self,
+        config: MonitorConfig,
+        *,
+        store: Store | None = None,
+        engine_factory: Callable[[Queryable], QueryEngine] | None = None,
+    ) -> None:
+        if not is_loopback(config.host) and not config.token:
+            raise ConfigurationError(
+                f"refusing to listen on {config.host} without a token: anyone who can reach it "
+                "could read every series; pass --token or set WATCHKEEPER_TOKEN"
+            )
+        self.config = config
+        self.metrics = MonitorMetrics()
+        self.store = store if store is not None else open_store(config)
+        self.metrics.add_stats("watchkeeper_tsdb", self.store.stats)
+        self.appender = _CountingAppender(self.store, self.metrics)
+        self.engine = (engine_factory or build_engine)(self.store)
+        self.scrapes: Any = None
+        if config.targets:
+            self.scrapes = _scrape_manager(self.appender, config.targets)
+        self._scrape_task: asyncio.Task[None] | None = None
+        self._ready = False
+        self._closed = False
+        deps = ApiDeps(
+            engine=self.engine,
+            storage=self.store,
+            targets=self.target_status,
+            ready=lambda: self._ready,
+            metrics=self.metrics,
+        )
+        app: ASGIApp = Starlette(routes=api_routes(deps), lifespan=self._lifespan)
+        if config.token:
+            app = TokenAuthMiddleware(app, token=config.token)
+        self.app: ASGIApp = LimitsMiddleware(app)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def target_status(self) -> Sequence[TargetView]:
+        if self.scrapes is None:
+            return []
+        statuses: Sequence[TargetView] = self.scrapes.status()
+        return statuses
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: object) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def start(self) -> None:
+        if self.scrapes is not None:
+            self._scrape_task = asyncio.create_task(self.scrapes.run(), name="watchkeeper-scrape")
+        self._ready = True
+
+    async def stop(self) -> None:
+        """Stop scraping, make every appended sample durable, close the store (idempotent)."""
+        self._ready = False
+        if self._closed:
+            return
+        self._closed = True
+        if self.scrapes is not None:
+            await self.scrapes.stop()
+        if self._scrape_task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(self._scrape_task, timeout=10)
+        self.store.commit()
+        self.store.close()
+
+
+def build_engine(storage: Queryable) -> QueryEngine:
+    from watchkeeper.monitor.promql import Engine  # type: ignore[attr-defined,unused-ignore]
+
+    engine: QueryEngine = Engine(storage)
+    return engine
+
+
+def _scrape_manager(appendable: Appendable, targets: Sequence[ScrapeTarget]) -> Any:
+    from watchkeeper.monitor.scrape import (  # type: ignore[attr-defined,unused-ignore]
+        ScrapeManager,
+        TargetConfig,
+    )
+
+    configs = [
+        TargetConfig(
+            job=t.job, url=t.url, interval_s=t.interval_s, timeout_s=t.effective_timeout_s()
+        )
+        for t in targets
+    ]
+    return ScrapeManager(appendable, configs)
+
+
+def serve(config: MonitorConfig, *, on_listening: Callable[[str], None] | None = None) -> None:
+    """Run the monitor until SIGTERM/SIGINT, then shut down cleanly."""
+    import uvicorn
+
+    monitor = Monitor(config)
+    url = f"http://{_url_host(config.host)}:{config.port}"
+    if on_listening is not None:
+        on_listening(url)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            monitor.app,
+            host=config.host,
+            port=config.port,
+            lifespan="on",
+            log_level=os.environ.get("WATCHKEEPER_LOG_LEVEL", "warning").lower(),
+            access_log=False,
+            timeout_graceful_shutdown=10,
+            server_header=False,
+        )
+    )
+    try:
+        server.run()
+    finally:
+        # The lifespan already closed the store unless uvicorn failed before startup.
+        if not monitor.closed:
+            asyncio.run(monitor.stop())
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,108 @@
+"""Render PromQL values and API envelopes as Prometheus' HTTP API does (web/api/v1).
+
+Values are strings formatted like Go's ``strconv.FormatFloat(v, 'f', -1, 64)``
+(shortest round-tripping digits, never an exponent: ``"1"``, ``"0.1"``,
+``"1e+21"`` is written ``"1000000000000000000000"``), with ``"NaN"``, ``"+Inf"``
+and ``"-Inf"``. Timestamps are float seconds. Grafana and promtool parse these
+strings, so matching the exact spelling keeps them happy.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Any
+
+import orjson
+
+from watchkeeper.monitor.model import Labels
+from watchkeeper.monitor.promql.value import Matrix, Scalar, String, Value, Vector
+
+__all__ = [
+    "dumps",
+    "error_body",
+    "format_float",
+    "format_timestamp",
+    "render_value",
+    "success_body",
+]
+
+
+def format_float(value: float) -> str:
+    """``value`` spelled as Prometheus' API spells sample values."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    text = repr(value)
+    if "e" not in text:
+        # repr already gives the shortest round-tripping digits; Go drops a ".0".
+        return text[:-2] if text.endswith(".0") else text
+    # Large or tiny magnitudes: same digits, positional notation (Go's 'f' format).
+    text = format(Decimal(text), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
+def format_timestamp(timestamp_ms: int) -> float | int:
+    """Milliseconds as the float seconds Prometheus writes (an int when whole)."""
+    if timestamp_ms % 1000 == 0:
+        return timestamp_ms // 1000
+    return timestamp_ms / 1000
+
+
+def _metric(labels: Labels) -> dict[str, str]:
+    return dict(labels)
+
+
+def render_value(value: Value) -> dict[str, Any]:
+    """The ``data`` object of a query response: ``resultType`` and ``result``."""
+    if isinstance(value, Scalar):
+        return {
+            "resultType": "scalar",
+            "result": [format_timestamp(value.timestamp_ms), format_float(value.value)],
+        }
+    if isinstance(value, String):
+        return {
+            "resultType": "string",
+            "result": [format_timestamp(value.timestamp_ms), value.value],
+        }
+    if isinstance(value, Vector):
+        return {
+            "resultType": "vector",
+            "result": [
+                {
+                    "metric": _metric(s.labels),
+                    "value": [format_timestamp(s.timestamp_ms), format_float(s.value)],
+                }
+                for s in value.samples
+            ],
+        }
+    if isinstance(value, Matrix):
+        return {
+            "resultType": "matrix",
+            "result": [
+                {
+                    "metric": _metric(s.labels),
+                    "values": [[format_timestamp(t), format_float(v)] for t, v in s.points],
+                }
+                for s in value.series
+            ],
+        }
+    raise TypeError(f"cannot render PromQL value of type {type(value).__name__}")
+
+
+def success_body(data: Any, warnings: list[str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"status": "success", "data": data}
+    if warnings:
+        body["warnings"] = warnings
+    return body
+
+
+def error_body(error_type: str, message: str) -> dict[str, Any]:
+    return {"status": "error", "errorType": error_type, "error": message}
+
+
+def dumps(body: Any) -> bytes:
+    return orjson.dumps(body)
