@@ -1,0 +1,124 @@
+"""ScrapeManager: one asyncio task per target, with run / stop / apply_config / status.
+
+Each target is scraped every ``interval_s`` at a fixed offset within the interval
+derived from its URL (like Prometheus), so many targets don't all fire at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import zlib
+from collections.abc import Sequence
+
+import httpx
+
+from watchkeeper.monitor.model import Appendable
+from watchkeeper.monitor.scrape.config import TargetConfig, TargetStatus
+from watchkeeper.monitor.scrape.target import Clock, TargetScraper
+
+__all__ = ["ScrapeManager"]
+
+
+class ScrapeManager:
+    def __init__(
+        self,
+        appendable: Appendable,
+        targets: Sequence[TargetConfig],
+        *,
+        clock: Clock = time.time,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._appendable = appendable
+        self._clock = clock
+        self._client = client
+        self._own_client = client is None
+        self._scrapers: dict[tuple[str, str], TargetScraper] = {}
+        self._tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._stopped: asyncio.Event | None = None
+        self._running = False
+        self.apply_config(targets)
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(follow_redirects=True)
+        return self._client
+
+    def apply_config(self, targets: Sequence[TargetConfig]) -> None:
+        """Start new targets, retune changed ones, stop removed ones (their series go stale)."""
+        wanted = {t.key: t for t in targets}
+        if len(wanted) != len(targets):
+            dupes = sorted({t.key for t in targets if sum(u.key == t.key for u in targets) > 1})
+            raise ValueError(f"duplicate scrape targets (job, url): {dupes}")
+        for key in list(self._scrapers):
+            if key not in wanted:
+                removed = self._scrapers.pop(key)
+                task = self._tasks.pop(key, None)
+                if task is not None:
+                    task.cancel()
+                removed.mark_stale(int(self._clock() * 1000))
+        for key, config in wanted.items():
+            existing = self._scrapers.get(key)
+            if existing is None:
+                self._scrapers[key] = TargetScraper(self._appendable, config, clock=self._clock)
+            elif existing.config != config:
+                existing.configure(config)
+                task = self._tasks.pop(key, None)
+                if task is not None:
+                    task.cancel()
+            if self._running and key not in self._tasks:
+                self._start(key)
+
+    def _start(self, key: tuple[str, str]) -> None:
+        self._tasks[key] = asyncio.get_running_loop().create_task(
+            self._loop(self._scrapers[key]), name=f"scrape {key[0]} {key[1]}"
+        )
+
+    async def _loop(self, scraper: TargetScraper) -> None:
+        interval = scraper.config.interval_s
+        offset = (zlib.crc32(scraper.config.url.encode()) % 1000) / 1000 * interval
+        now = self._clock()
+        next_at = now - (now % interval) + offset
+        if next_at < now:
+            next_at += interval
+        while True:
+            await asyncio.sleep(max(0.0, next_at - self._clock()))
+            await scraper.scrape(self._http())
+            next_at += interval
+            now = self._clock()
+            if next_at < now:  # fell behind (slow target or suspended machine): skip ahead
+                next_at = now + (interval - (now - next_at) % interval)
+
+    async def run(self) -> None:
+        """Scrape every target until ``stop()`` is called."""
+        self._stopped = asyncio.Event()
+        self._running = True
+        for key in self._scrapers:
+            if key not in self._tasks:
+                self._start(key)
+        await self._stopped.wait()
+
+    async def stop(self) -> None:
+        """Cancel every scrape loop and close the HTTP client."""
+        self._running = False
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._own_client and self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def scrape_all(self) -> None:
+        """Scrape every target once, now, one after another (for tests and `--once` tools)."""
+        for scraper in list(self._scrapers.values()):
+            await scraper.scrape(self._http())
+
+    def status(self) -> list[TargetStatus]:
+        return [s.status for _, s in sorted(self._scrapers.items())]

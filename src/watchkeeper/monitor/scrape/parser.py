@@ -1,0 +1,235 @@
+"""A fast parser for the Prometheus text format (0.0.4) and OpenMetrics 1.0 text.
+
+Speed comes from caching, not cleverness: a target exposes the same series
+every time, so each sample line is split into its *series key* (the text up to
+the closing ``}``, or the bare name) and its value/timestamp, and the caller
+keeps ``key -> labels`` in a dict. Label sets are parsed (with escaping) only
+the first time a key is seen, by :func:`parse_series`.
+
+Why the last ``}`` ends the label set: after it come only a value and an
+optional timestamp, which never contain ``}``. OpenMetrics exemplars
+(``... # {trace_id="x"} 1``) break that, so lines containing ``#`` take the
+careful path that scans quoted strings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from watchkeeper.errors import WatchkeeperError
+from watchkeeper.monitor.model import Labels
+
+__all__ = [
+    "ExpositionError",
+    "ParsedSample",
+    "Parser",
+    "is_openmetrics",
+    "parse_series",
+]
+
+ParsedSample = tuple[str, float, int | None]  # series key, value, timestamp ms (or None)
+
+_NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\\n]|\\.)*)"\s*(,|\})')
+_ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
+_ESCAPE_RE = re.compile(r"\\[\\\"n]")
+_CREATED_TYPES = frozenset(("counter", "histogram", "summary", "gaugehistogram"))
+_METRIC_TYPES = frozenset(
+    (
+        "counter",
+        "gauge",
+        "histogram",
+        "summary",
+        "untyped",
+        "unknown",
+        "gaugehistogram",
+        "stateset",
+        "info",
+    )
+)
+
+
+class ExpositionError(WatchkeeperError, ValueError):
+    """The scraped or imported text is not valid exposition format; says which line."""
+
+    def __init__(self, message: str, line: int = 0, where: str = "") -> None:
+        location = f"{where}:{line}: " if where and line else (f"line {line}: " if line else "")
+        super().__init__(f"{location}{message}")
+        self.line = line
+
+
+def is_openmetrics(content_type: str) -> bool:
+    return content_type.strip().lower().startswith("application/openmetrics-text")
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group(0)], text) if "\\" in text else text
+
+
+def parse_series(key: str, line: int = 0, where: str = "") -> Labels:
+    """``name{a="b",...}`` -> canonical labels incl. ``__name__`` (sorted, empty values dropped)."""
+    m = _NAME_RE.match(key)
+    if m is None:
+        raise ExpositionError(f"invalid metric name in {key[:80]!r}", line, where)
+    pairs: dict[str, str] = {"__name__": m.group(0)}
+    pos = m.end()
+    while pos < len(key) and key[pos] in " \t":
+        pos += 1
+    if pos < len(key):
+        if key[pos] != "{":
+            raise ExpositionError(
+                f"expected '{{' after the metric name in {key[:80]!r}", line, where
+            )
+        pos += 1
+        rest = key[pos:].lstrip()
+        if rest.startswith("}"):
+            pos = len(key) - len(rest) + 1
+        else:
+            while True:
+                lm = _LABEL_RE.match(key, pos)
+                if lm is None:
+                    msg = f"invalid label set at column {pos + 1} in {key[:120]!r}"
+                    raise ExpositionError(msg, line, where)
+                name = lm.group(1)
+                if name in pairs:
+                    raise ExpositionError(f"duplicate label {name!r} in {key[:120]!r}", line, where)
+                pairs[name] = _unescape(lm.group(2))
+                pos = lm.end()
+                if lm.group(3) == "}":
+                    break
+                # A trailing comma before '}' is allowed.
+                tail = key[pos:].lstrip()
+                if tail.startswith("}"):
+                    pos = len(key) - len(tail) + 1
+                    break
+        if key[pos:].strip():
+            raise ExpositionError(f"unexpected text after the labels in {key[:120]!r}", line, where)
+    return tuple(sorted((k, v) for k, v in pairs.items() if v != ""))
+
+
+def _split_careful(line: str) -> tuple[str, list[str]]:
+    """Split a line that may hold an exemplar: scan quotes to find the label set's end."""
+    brace = line.find("{")
+    space = line.find(" ")
+    if brace < 0 or (0 <= space < brace and line[:brace].strip() != line[:space]):
+        key, _, rest = line.partition(" ")
+    else:
+        i, in_quotes = brace + 1, False
+        while i < len(line):
+            c = line[i]
+            if in_quotes:
+                if c == "\\":
+                    i += 1
+                elif c == '"':
+                    in_quotes = False
+            elif c == '"':
+                in_quotes = True
+            elif c == "}":
+                break
+            i += 1
+        key, rest = line[: i + 1], line[i + 1 :]
+    hash_at = rest.find("#")
+    if hash_at >= 0:
+        rest = rest[:hash_at]  # an OpenMetrics exemplar: not stored
+    return key, rest.split()
+
+
+@dataclass
+class Parser:
+    """Parses one exposition body; remembers ``# TYPE``/``# HELP``/``# UNIT`` metadata."""
+
+    openmetrics: bool = False
+    where: str = ""
+    types: dict[str, str] = field(default_factory=dict)
+    helps: dict[str, str] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+    saw_eof: bool = False
+
+    def parse(self, text: str) -> Iterator[ParsedSample]:
+        return self.parse_lines(text.split("\n"))
+
+    def parse_lines(self, lines: Iterable[str]) -> Iterator[ParsedSample]:
+        om = self.openmetrics
+        lineno = 0
+        for raw in lines:
+            lineno += 1
+            line = raw.rstrip("\r") if raw.endswith("\r") else raw
+            if not line:
+                continue
+            if self.saw_eof:
+                raise ExpositionError("content after '# EOF'", lineno, self.where)
+            if line[0] == "#":
+                self._comment(line, lineno)
+                continue
+            if "#" in line:
+                key, rest = _split_careful(line)
+            elif "{" in line:
+                end = line.rfind("}") + 1
+                if end == 0:
+                    raise ExpositionError(f"unclosed '{{' in {line[:120]!r}", lineno, self.where)
+                key, rest = line[:end], line[end:].split()
+            else:
+                parts = line.split()
+                key, rest = parts[0], parts[1:]
+            if om and "_created" in key and self._is_created(key):
+                continue
+            yield key, self._value(rest, line, lineno), self._timestamp(rest, line, lineno)
+        if om and not self.saw_eof:
+            raise ExpositionError("OpenMetrics text must end with '# EOF'", lineno, self.where)
+
+    def _value(self, rest: list[str], line: str, lineno: int) -> float:
+        if not rest or len(rest) > 2:
+            msg = f"expected 'name{{labels}} value [timestamp]', got {line[:120]!r}"
+            raise ExpositionError(msg, lineno, self.where)
+        try:
+            return float(rest[0])
+        except ValueError:
+            msg = f"invalid sample value {rest[0]!r} in {line[:120]!r}"
+            raise ExpositionError(msg, lineno, self.where) from None
+
+    def _timestamp(self, rest: list[str], line: str, lineno: int) -> int | None:
+        if len(rest) < 2:
+            return None
+        try:
+            if self.openmetrics:
+                seconds = float(rest[1])
+                if seconds != seconds or seconds in (float("inf"), float("-inf")):
+                    raise ValueError(rest[1])
+                # Truncation, exactly like Prometheus' parser: int64(ts * 1000).
+                return int(seconds * 1000)
+            return int(rest[1])
+        except ValueError:
+            unit = "seconds" if self.openmetrics else "integer milliseconds"
+            msg = f"invalid timestamp {rest[1]!r} (expected {unit}) in {line[:120]!r}"
+            raise ExpositionError(msg, lineno, self.where) from None
+
+    def _is_created(self, key: str) -> bool:
+        name = key.split("{", 1)[0].strip()
+        return name.endswith("_created") and self.types.get(name[:-8]) in _CREATED_TYPES
+
+    def _comment(self, line: str, lineno: int) -> None:
+        parts = line.split(None, 3)
+        if len(parts) >= 2 and parts[0] == "#" and parts[1] == "EOF" and self.openmetrics:
+            self.saw_eof = True
+            return
+        if len(parts) < 3 or parts[0] != "#" or parts[1] not in ("TYPE", "HELP", "UNIT"):
+            if self.openmetrics and line.strip() != "#":
+                # OpenMetrics has no free comments; Prometheus rejects them too.
+                msg = f"unexpected comment {line[:80]!r} (only # TYPE, # HELP, # UNIT, # EOF)"
+                raise ExpositionError(msg, lineno, self.where)
+            return
+        kind, name = parts[1], parts[2]
+        arg = parts[3] if len(parts) > 3 else ""
+        if kind == "TYPE":
+            mtype = arg.strip()
+            if mtype not in _METRIC_TYPES:
+                raise ExpositionError(
+                    f"unknown metric type {mtype!r} for {name}", lineno, self.where
+                )
+            self.types[name] = mtype
+        elif kind == "HELP":
+            self.helps[name] = _unescape(arg)
+        else:
+            self.units[name] = arg.strip()

@@ -1,0 +1,80 @@
+"""The series registry: label set <-> series id, and an inverted index for matchers."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterable, Sequence
+
+from watchkeeper.monitor.model import Labels, Matcher
+
+__all__ = ["SeriesRegistry"]
+
+
+class SeriesRegistry:
+    """Series ids are dense ints in creation order; postings lists stay sorted for free."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Labels, int] = {}
+        self.labels: list[Labels] = []
+        # name -> value -> ids of the series carrying that pair (ascending).
+        self.postings: dict[str, dict[str, array[int]]] = {}
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def add(self, labels: Labels, sid: int | None = None) -> int:
+        """Register ``labels`` (as ``sid`` when replaying the series log)."""
+        if sid is None:
+            sid = len(self.labels)
+        if sid != len(self.labels):
+            raise ValueError(f"series log out of sequence: got id {sid}, expected {len(self)}")
+        self.ids[labels] = sid
+        self.labels.append(labels)
+        for name, value in labels:
+            by_value = self.postings.get(name)
+            if by_value is None:
+                by_value = self.postings[name] = {}
+            ids = by_value.get(value)
+            if ids is None:
+                ids = by_value[value] = array("I")
+            ids.append(sid)
+        return sid
+
+    def _candidates(self, matcher: Matcher) -> set[int] | None:
+        """Ids that may match, from the postings; None when the matcher accepts "" (absent)."""
+        if matcher.matches(""):
+            return None
+        by_value = self.postings.get(matcher.name, {})
+        if matcher.type.value == "=":
+            return set(by_value.get(matcher.value, ()))
+        out: set[int] = set()
+        for value, ids in by_value.items():
+            if matcher.matches(value):
+                out.update(ids)
+        return out
+
+    def matching(self, matchers: Sequence[Matcher]) -> list[int]:
+        """Ids of series matching every matcher, ascending."""
+        candidates: set[int] | None = None
+        for matcher in matchers:
+            found = self._candidates(matcher)
+            if found is None:
+                continue
+            candidates = found if candidates is None else candidates & found
+            if not candidates:
+                return []
+        pool: Iterable[int] = range(len(self.labels)) if candidates is None else candidates
+        rest = [m for m in matchers if m.matches("")]
+        labels = self.labels
+        return sorted(i for i in pool if all(m.matches_labels(labels[i]) for m in rest))
+
+    def label_names(self, matchers: Sequence[Matcher]) -> list[str]:
+        if not matchers:
+            return sorted(self.postings)
+        return sorted({k for i in self.matching(matchers) for k, _ in self.labels[i]})
+
+    def label_values(self, name: str, matchers: Sequence[Matcher]) -> list[str]:
+        if not matchers:
+            return sorted(self.postings.get(name, {}))
+        values = {v for i in self.matching(matchers) for k, v in self.labels[i] if k == name}
+        return sorted(values)
