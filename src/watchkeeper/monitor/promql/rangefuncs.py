@@ -1,0 +1,299 @@
+"""Functions over range vectors (``rate``, ``*_over_time``, ``deriv``, ...), one series at a time.
+
+Each function gets one series' raw samples plus, per step, the index window
+``[lo, hi)`` of the samples inside ``(end - range, end]``; it returns a value and a
+presence mask per step. ``rate`` and friends are vectorised over steps (they drive
+the dashboard queries); the rest loop over windows in Python with Prometheus'
+exact summation order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from watchkeeper.monitor.promql import mathutil
+from watchkeeper.monitor.promql.steps import BoolArray, FloatArray, IntArray, RangeSeries
+
+__all__ = ["RANGE_FUNCTIONS", "KEEPS_NAME", "RangeCtx"]
+
+
+@dataclass(slots=True)
+class RangeCtx:
+    ends: IntArray  # per step: window end (after @ and offset)
+    range_ms: int
+    step_times: IntArray  # per step: the evaluation time itself
+    params: list[FloatArray]  # scalar arguments other than the range vector, per step
+
+
+RangeFunc = Callable[[RangeSeries, IntArray, IntArray, RangeCtx], tuple[FloatArray, BoolArray]]
+
+
+def _extrapolated(is_counter: bool, is_rate: bool) -> RangeFunc:
+    """Prometheus' extrapolatedRate, for all steps of one series at once."""
+
+    def fn(
+        s: RangeSeries, lo: IntArray, hi: IntArray, ctx: RangeCtx
+    ) -> tuple[FloatArray, BoolArray]:
+        n = hi - lo
+        ok = n >= 2
+        out = np.zeros(len(lo), dtype=np.float64)
+        if not ok.any():
+            return out, ok
+        ts, vs = s.timestamps, s.values
+        first_i = np.where(ok, lo, 0)
+        last_i = np.where(ok, hi - 1, 0)
+        first_v, last_v = vs[first_i], vs[last_i]
+        first_t, last_t = ts[first_i], ts[last_i]
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            result = last_v - first_v
+            if is_counter:
+                result = _add_resets(vs, lo, hi, ok, result)
+            range_start = ctx.ends - ctx.range_ms
+            to_start = (first_t - range_start) / 1000.0
+            to_end = (ctx.ends - last_t) / 1000.0
+            sampled = (last_t - first_t) / 1000.0
+            avg_gap = sampled / np.maximum(n - 1, 1)
+            threshold = avg_gap * 1.1
+            to_start = np.where(to_start >= threshold, avg_gap / 2, to_start)
+            if is_counter:
+                # Counters start at zero: never extrapolate below it.
+                to_zero = sampled * (first_v / result)
+                clamp = (result > 0) & (first_v >= 0) & (to_zero < to_start)
+                to_start = np.where(clamp, to_zero, to_start)
+            to_end = np.where(to_end >= threshold, avg_gap / 2, to_end)
+            interval = sampled + to_start
+            interval = interval + to_end
+            factor = interval / sampled
+            if is_rate:
+                factor = factor / (ctx.range_ms / 1000.0)
+            out = np.where(ok, result * factor, 0.0)
+        return out, ok
+
+    return fn
+
+
+def _add_resets(
+    vs: FloatArray, lo: IntArray, hi: IntArray, ok: BoolArray, result: FloatArray
+) -> FloatArray:
+    """Add the pre-reset value for every counter reset inside each window."""
+    if len(vs) < 2:
+        return result
+    drops = vs[1:] < vs[:-1]
+    if not drops.any():
+        return result
+    # drops_before[k] = resets among pairs (j-1, j) with j < k + 1.
+    cum = np.concatenate(([0], np.cumsum(drops)))
+    # pairs inside [lo, hi): j in (lo, hi) -> cum[hi-1] - cum[lo]
+    counts = np.where(ok, cum[np.maximum(hi - 1, 0)] - cum[lo], 0)
+    result = result.copy()
+    for i in np.nonzero(counts > 0)[0]:
+        r = float(result[i])
+        prev = float(vs[lo[i]])
+        for j in range(int(lo[i]) + 1, int(hi[i])):
+            cur = float(vs[j])
+            if cur < prev:
+                r += prev
+            prev = cur
+        result[i] = r
+    return result
+
+
+def _instant(is_rate: bool) -> RangeFunc:
+    """irate / idelta: from the last two samples of each window."""
+
+    def fn(
+        s: RangeSeries, lo: IntArray, hi: IntArray, ctx: RangeCtx
+    ) -> tuple[FloatArray, BoolArray]:
+        ok = (hi - lo) >= 2
+        last = np.where(ok, hi - 1, 0)
+        prev = np.where(ok, hi - 2, 0)
+        ts, vs = s.timestamps, s.values
+        lv, pv = vs[last], vs[prev]
+        dt = (ts[last] - ts[prev]).astype(np.float64)
+        ok &= dt != 0
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            if is_rate:
+                result = np.where(lv < pv, lv, lv - pv)
+                result = result / (dt / 1000.0)
+            else:
+                result = lv - pv
+        return result, ok
+
+    return fn
+
+
+WindowFunc = Callable[[list[int], list[float], int, RangeCtx], float | None]
+
+
+def _per_window(min_samples: int, f: WindowFunc) -> RangeFunc:
+    """Run ``f(timestamps, values, step_index, ctx)`` for every window with enough samples."""
+
+    def fn(
+        s: RangeSeries, lo: IntArray, hi: IntArray, ctx: RangeCtx
+    ) -> tuple[FloatArray, BoolArray]:
+        steps = len(lo)
+        out = np.zeros(steps, dtype=np.float64)
+        present = np.zeros(steps, dtype=np.bool_)
+        ts_list: list[int] = s.timestamps.tolist()
+        vs_list: list[float] = s.values.tolist()
+        lo_l: list[int] = lo.tolist()
+        hi_l: list[int] = hi.tolist()
+        for i in range(steps):
+            a, b = lo_l[i], hi_l[i]
+            if b - a < min_samples:
+                continue
+            v = f(ts_list[a:b], vs_list[a:b], i, ctx)
+            if v is not None:
+                out[i] = v
+                present[i] = True
+        return out, present
+
+    return fn
+
+
+def _sum(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    return mathutil.kahan_sum(vs)
+
+
+def _avg(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    return mathutil.mean(vs)
+
+
+def _min(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    best = vs[0]
+    for v in vs[1:]:
+        if v < best or best != best:
+            best = v
+    return best
+
+
+def _max(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    best = vs[0]
+    for v in vs[1:]:
+        if v > best or best != best:
+            best = v
+    return best
+
+
+def _count(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    return float(len(vs))
+
+
+def _last(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    return vs[-1]
+
+
+def _present(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    return 1.0
+
+
+def _stdvar(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    return mathutil.variance(vs)
+
+
+def _stddev(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    var = mathutil.variance(vs)
+    return math.sqrt(var) if var >= 0 else math.nan
+
+
+def _quantile(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    return mathutil.quantile(float(ctx.params[0][i]), vs)
+
+
+def _mad(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    median = mathutil.quantile(0.5, vs)
+    return mathutil.quantile(0.5, [abs(v - median) for v in vs])
+
+
+def _changes(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    changes = 0
+    prev = vs[0]
+    for cur in vs[1:]:
+        if not (cur == prev or (cur != cur and prev != prev)):
+            changes += 1
+        prev = cur
+    return float(changes)
+
+
+def _resets(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    resets = 0
+    prev = vs[0]
+    for cur in vs[1:]:
+        if cur < prev:
+            resets += 1
+        prev = cur
+    return float(resets)
+
+
+def linear_regression(ts: list[int], vs: list[float], intercept_ms: int) -> tuple[float, float]:
+    """Least squares fit with x in seconds relative to ``intercept_ms`` (Prometheus' code path)."""
+    n = 0.0
+    sum_x = c_x = sum_y = c_y = sum_xy = c_xy = sum_x2 = c_x2 = 0.0
+    init_y = vs[0]
+    const_y = True
+    for i, (t, v) in enumerate(zip(ts, vs, strict=True)):
+        if const_y and i > 0 and v != init_y:
+            const_y = False
+        n += 1.0
+        x = (t - intercept_ms) / 1e3
+        sum_x, c_x = mathutil.kahan_inc(x, sum_x, c_x)
+        sum_y, c_y = mathutil.kahan_inc(v, sum_y, c_y)
+        sum_xy, c_xy = mathutil.kahan_inc(x * v, sum_xy, c_xy)
+        sum_x2, c_x2 = mathutil.kahan_inc(x * x, sum_x2, c_x2)
+    if const_y:
+        if math.isinf(init_y):
+            return math.nan, math.nan
+        return 0.0, init_y
+    sum_x += c_x
+    sum_y += c_y
+    sum_xy += c_xy
+    sum_x2 += c_x2
+    cov_xy = sum_xy - sum_x * sum_y / n
+    var_x = sum_x2 - sum_x * sum_x / n
+    try:
+        slope = cov_xy / var_x
+    except ZeroDivisionError:
+        slope = math.nan if cov_xy == 0 or cov_xy != cov_xy else math.copysign(math.inf, cov_xy)
+    intercept = sum_y / n - slope * sum_x / n
+    return slope, intercept
+
+
+def _deriv(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    slope, _ = linear_regression(ts, vs, ts[0])
+    return slope
+
+
+def _predict_linear(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
+    slope, intercept = linear_regression(ts, vs, int(ctx.step_times[i]))
+    return slope * float(ctx.params[0][i]) + intercept
+
+
+RANGE_FUNCTIONS: dict[str, RangeFunc] = {
+    "rate": _extrapolated(is_counter=True, is_rate=True),
+    "increase": _extrapolated(is_counter=True, is_rate=False),
+    "delta": _extrapolated(is_counter=False, is_rate=False),
+    "irate": _instant(is_rate=True),
+    "idelta": _instant(is_rate=False),
+    "sum_over_time": _per_window(1, _sum),
+    "avg_over_time": _per_window(1, _avg),
+    "min_over_time": _per_window(1, _min),
+    "max_over_time": _per_window(1, _max),
+    "count_over_time": _per_window(1, _count),
+    "last_over_time": _per_window(1, _last),
+    "present_over_time": _per_window(1, _present),
+    "stddev_over_time": _per_window(1, _stddev),
+    "stdvar_over_time": _per_window(1, _stdvar),
+    "quantile_over_time": _per_window(1, _quantile),
+    "mad_over_time": _per_window(1, _mad),
+    "changes": _per_window(1, _changes),
+    "resets": _per_window(1, _resets),
+    "deriv": _per_window(2, _deriv),
+    "predict_linear": _per_window(2, _predict_linear),
+}
+
+# The one range function whose result keeps the metric name (Prometheus 3).
+KEEPS_NAME = frozenset({"last_over_time"})
