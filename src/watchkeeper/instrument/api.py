@@ -1,0 +1,204 @@
+"""``watchkeeper.instrument(app)``: one line that adds golden-signal metrics and /metrics.
+
+Supported: Starlette/FastAPI (instrumented in place), Flask (in place), Django's
+WSGI and ASGI handlers, and any other ASGI or WSGI callable (wrapped). Always write
+``app = watchkeeper.instrument(app, service="shop")``: the return value is the app
+to serve (the same object where it could be changed in place).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import platform
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from watchkeeper._version import __version__
+from watchkeeper.errors import ConfigurationError
+from watchkeeper.instrument import multiprocess, runtime
+from watchkeeper.instrument._semconv import STREAM_CONTENT_TYPES, UNMATCHED_ROUTE
+from watchkeeper.instrument.asgi import WatchkeeperMiddleware
+from watchkeeper.instrument.config import Instrumentation
+from watchkeeper.instrument.endpoint import MetricsAuth, MetricsEndpoint
+from watchkeeper.instrument.http import HTTPMetrics
+from watchkeeper.instrument.registry import REGISTRY, Registry
+from watchkeeper.instrument.routes import StarletteRoutes, generic_route
+from watchkeeper.instrument.wsgi import WSGIMiddleware
+
+__all__ = ["instrument"]
+
+logger = logging.getLogger("watchkeeper")
+A = TypeVar("A")
+
+
+def instrument(
+    app: A,
+    service: str | None = None,
+    *,
+    version: str | None = None,
+    metrics_path: str | None = "/metrics",
+    metrics_token: str | None = None,
+    metrics_basic_auth: tuple[str, str] | None = None,
+    exclude_paths: Sequence[str] = (),
+    stream_content_types: Sequence[str] = STREAM_CONTENT_TYPES,
+    system_metrics: bool = False,
+    loop_lag: bool = True,
+    registry: Registry | None = None,
+) -> A:
+    """Instrument ``app`` and return the app to serve.
+
+    - ``service``: the service name on ``watchkeeper_build_info`` (default: the app's
+      module or class name); ``version`` likewise.
+    - ``metrics_path``: where the metrics are served (``None`` to not serve them, e.g.
+      when another endpoint exposes the registry); ``metrics_token`` /
+      ``metrics_basic_auth`` require credentials from scrapers.
+    - ``exclude_paths``: exact paths not measured (the metrics path never is).
+    - ``stream_content_types``: response types measured as streams (see README).
+    - ``system_metrics``: host CPU/memory/disk via psutil; ``loop_lag``: asyncio lag.
+
+    Calling it twice on the same app changes nothing and warns.
+    """
+    existing = getattr(app, "__watchkeeper__", None)
+    if isinstance(existing, Instrumentation):
+        warnings.warn(
+            f"watchkeeper.instrument() was already called on this app (service "
+            f"{existing.service!r}); the second call changed nothing",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return app
+    if metrics_path is not None and not metrics_path.startswith("/"):
+        raise ConfigurationError(
+            f"metrics_path must start with '/', got {metrics_path!r}: e.g. metrics_path='/metrics'"
+        )
+    reg = registry or REGISTRY
+    name = service or _default_service(app)
+    auth = None
+    if metrics_token is not None or metrics_basic_auth is not None:
+        auth = MetricsAuth(bearer_token=metrics_token, basic=metrics_basic_auth)
+    wk = Instrumentation(
+        service=name,
+        registry=reg,
+        http=HTTPMetrics(reg),
+        endpoint=MetricsEndpoint(reg, auth, multiprocess.merged_view(reg)),
+        metrics_path=metrics_path,
+        exclude_paths=frozenset(exclude_paths),
+        stream_content_types=tuple(t.lower() for t in stream_content_types),
+        loop_lag=loop_lag,
+    )
+    _register_process_metrics(reg, name, version, system_metrics)
+    return _attach(app, wk)
+
+
+def _default_service(app: Any) -> str:
+    module = getattr(app, "import_name", None) or type(app).__module__
+    return str(module).split(".")[0] or "app"
+
+
+def _register_process_metrics(
+    reg: Registry, service: str, version: str | None, system: bool
+) -> None:
+    build = reg.gauge(
+        "watchkeeper_build_info",
+        "Always 1: the service, its version and the runtime, to join any series to its service.",
+        ["service", "version", "watchkeeper_version", "python_version"],
+        multiprocess_mode="livemax",
+    )
+    build.labels(service, version or "unknown", __version__, platform.python_version()).set(1)
+    reg.register_collector("prometheus_client", runtime.prometheus_client_collector)
+    if system:
+        reg.register_collector("system", runtime.system_collector())
+
+
+def _is(app: Any, module: str, cls: str) -> bool:
+    mod = sys.modules.get(module)  # never import a framework the app does not use
+    klass = getattr(mod, cls, None) if mod is not None else None
+    return isinstance(klass, type) and isinstance(app, klass)
+
+
+def _attach(app: A, wk: Instrumentation) -> A:
+    target: Any = app
+    if _is(target, "starlette.applications", "Starlette"):
+        wk.route_of = StarletteRoutes(target)
+        if target.middleware_stack is not None:
+            logger.warning(
+                "watchkeeper: %r has already started serving; wrapping it instead of adding "
+                "middleware. Call instrument() before the app starts to keep it in place.",
+                wk.service,
+            )
+            return WatchkeeperMiddleware(target, instrumentation=wk)  # type: ignore[return-value]
+        target.add_middleware(WatchkeeperMiddleware, instrumentation=wk)
+        target.__watchkeeper__ = wk
+        return app
+    if _is(target, "flask.app", "Flask"):
+        wk.route_of = _flask_route
+        target.wsgi_app = WSGIMiddleware(target.wsgi_app, instrumentation=wk)
+        target.__watchkeeper__ = wk
+        return app
+    if _is(target, "django.core.handlers.wsgi", "WSGIHandler"):
+        _patch_django(target, "get_response")
+        return WSGIMiddleware(target, instrumentation=wk)  # type: ignore[return-value]
+    if _is(target, "django.core.handlers.asgi", "ASGIHandler"):
+        _patch_django(target, "get_response_async")
+        return WatchkeeperMiddleware(target, instrumentation=wk)  # type: ignore[return-value]
+    if _is_asgi(target):
+        return WatchkeeperMiddleware(target, instrumentation=wk)  # type: ignore[return-value]
+    if callable(target):
+        return WSGIMiddleware(target, instrumentation=wk)  # type: ignore[return-value]
+    raise ConfigurationError(
+        f"watchkeeper.instrument() needs an ASGI or WSGI application, got {type(app).__name__}: "
+        "pass your FastAPI/Starlette/Flask app or Django's get_wsgi_application()/"
+        "get_asgi_application()"
+    )
+
+
+def _is_asgi(app: Any) -> bool:
+    if inspect.isfunction(app) or inspect.ismethod(app):
+        return inspect.iscoroutinefunction(app)
+    return inspect.iscoroutinefunction(type(app).__call__)
+
+
+def _flask_route(environ: Any) -> str:
+    # Werkzeug stores the request object in the environ; Flask set url_rule on it
+    # when routing matched (blueprint prefixes included).
+    request = environ.get("werkzeug.request")
+    rule = getattr(request, "url_rule", None)
+    if rule is not None:
+        return str(rule.rule)
+    return generic_route(environ)
+
+
+def _patch_django(handler: Any, method: str) -> None:
+    """Have Django's handler leave the matched URL pattern where our middleware looks."""
+    original = getattr(handler, method)
+
+    def stash(request: Any) -> None:
+        try:
+            match = getattr(request, "resolver_match", None)
+            route = getattr(match, "route", None)
+            target = getattr(request, "scope", None)
+            if target is None:
+                target = request.META
+            target["watchkeeper.route"] = "/" + route.lstrip("^/") if route else UNMATCHED_ROUTE
+        except Exception:  # never let route capture break Django's response
+            pass
+
+    if method == "get_response_async":
+
+        async def get_response_async(request: Any) -> Any:
+            response = await original(request)
+            stash(request)
+            return response
+
+        setattr(handler, method, get_response_async)
+    else:
+
+        def get_response(request: Any) -> Any:
+            response = original(request)
+            stash(request)
+            return response
+
+        setattr(handler, method, get_response)

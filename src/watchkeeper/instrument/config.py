@@ -1,0 +1,30 @@
+"""One instrumented application's settings and the objects its middleware uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from watchkeeper.instrument._semconv import STREAM_CONTENT_TYPES
+from watchkeeper.instrument.endpoint import MetricsEndpoint
+from watchkeeper.instrument.http import HTTPMetrics
+from watchkeeper.instrument.registry import Registry
+from watchkeeper.instrument.routes import generic_route
+
+__all__ = ["Instrumentation"]
+
+
+@dataclass(eq=False)
+class Instrumentation:
+    """What ``instrument()`` built for one app; shared by its ASGI or WSGI middleware."""
+
+    service: str
+    registry: Registry
+    http: HTTPMetrics
+    endpoint: MetricsEndpoint
+    metrics_path: str | None = "/metrics"
+    exclude_paths: frozenset[str] = frozenset()
+    stream_content_types: tuple[str, ...] = STREAM_CONTENT_TYPES
+    loop_lag: bool = True
+    route_of: Callable[[MutableMapping[str, Any]], str] = field(default=generic_route)

@@ -1,0 +1,319 @@
+"""Metric primitives built for the request hot path: Counter, Gauge, Histogram.
+
+Why not prometheus_client's classes: one ``labels(...).observe()`` there costs a
+few microseconds (a lock per call, label validation, a per-bucket loop), and the
+whole per-request budget of the middleware is 5 µs. Here a child is a plain object
+looked up by a tuple of label values, an observation is a ``bisect`` and two
+additions, and each child caches its rendered exposition prefixes so a scrape is
+mostly string joins (see ``exposition.py``).
+
+Every family has a cardinality budget: once it holds ``limit`` label sets, new
+label sets fold into one overflow child labelled ``otel_metric_overflow="true"``
+(what OpenTelemetry SDKs do) and the registry's ``on_overflow`` hook counts them.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from bisect import bisect_left
+from collections.abc import Callable, Iterator, Sequence
+from typing import Generic, TypeVar
+
+__all__ = [
+    "DEFAULT_CARDINALITY_LIMIT",
+    "OVERFLOW_LABEL",
+    "UPDATE_LOCK",
+    "Counter",
+    "CounterChild",
+    "Family",
+    "Gauge",
+    "GaugeChild",
+    "Histogram",
+    "HistogramChild",
+    "escape_label_value",
+    "format_value",
+]
+
+DEFAULT_CARDINALITY_LIMIT = 2000
+OVERFLOW_LABEL = "otel_metric_overflow"
+
+# One lock for every update: ``x += 1`` is not atomic across threads (threaded WSGI
+# servers would lose increments), an uncontended acquire costs ~50 ns, and the HTTP
+# middleware takes it once per request for all of its updates together.
+UPDATE_LOCK = threading.Lock()
+
+_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_RESERVED_LABELS = frozenset({"le", "quantile", OVERFLOW_LABEL})
+
+
+def escape_label_value(value: str) -> str:
+    """Escape a label value for the text formats (backslash, quote, newline)."""
+    if "\\" in value or '"' in value or "\n" in value:
+        return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+def format_value(value: float) -> str:
+    """Format a sample value the way Go's Prometheus clients do (``+Inf``, ``NaN``, ...)."""
+    if value != value:
+        return "NaN"
+    if value == float("inf"):
+        return "+Inf"
+    if value == float("-inf"):
+        return "-Inf"
+    if isinstance(value, int):
+        return str(value)
+    return repr(value)
+
+
+def _label_pairs(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
+    """``a="x",b="y"`` (+ extra): the inside of a label block; empty values are omitted."""
+    parts = [f'{n}="{escape_label_value(v)}"' for n, v in zip(names, values, strict=True) if v]
+    if extra:
+        parts.append(extra)
+    return ",".join(parts)
+
+
+def _braced(pairs: str) -> str:
+    return "{" + pairs + "}" if pairs else ""
+
+
+def _check_name(name: str, labelnames: Sequence[str]) -> None:
+    if not _NAME_RE.match(name):
+        raise ValueError(f"invalid metric name {name!r}: use [a-zA-Z_:][a-zA-Z0-9_:]*")
+    for label in labelnames:
+        if not _LABEL_RE.match(label) or label.startswith("__"):
+            raise ValueError(
+                f"metric {name!r}: invalid label name {label!r}: use [a-zA-Z_][a-zA-Z0-9_]* "
+                "without a leading double underscore"
+            )
+        if label in _RESERVED_LABELS:
+            raise ValueError(f"metric {name!r}: label name {label!r} is reserved")
+
+
+C = TypeVar("C")
+
+
+class Family(Generic[C]):
+    """A metric family: name, help, label names and its children by label values."""
+
+    type: str = "untyped"
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str] = (),
+        *,
+        limit: int = DEFAULT_CARDINALITY_LIMIT,
+        on_overflow: Callable[[str], None] | None = None,
+        multiprocess_mode: str = "sum",
+    ) -> None:
+        _check_name(name, labelnames)
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = tuple(labelnames)
+        self.limit = limit
+        self.multiprocess_mode = multiprocess_mode
+        self._on_overflow = on_overflow
+        self._children: dict[tuple[str, ...], C] = {}
+        self._overflow: C | None = None
+        self._lock = threading.Lock()
+        if not self.labelnames:
+            self._children[()] = self._make_child(())
+
+    # -- children -----------------------------------------------------------------
+    def labels(self, *values: str) -> C:
+        """The child for these label values (positional, in ``labelnames`` order)."""
+        child = self._children.get(values)
+        if child is not None:
+            return child
+        return self._add_child(values)
+
+    def _add_child(self, values: tuple[str, ...]) -> C:
+        if len(values) != len(self.labelnames):
+            raise ValueError(
+                f"metric {self.name!r} takes labels {self.labelnames}, got {len(values)} values"
+            )
+        with self._lock:
+            child = self._children.get(values)
+            if child is not None:
+                return child
+            if len(self._children) >= self.limit:
+                return self._overflow_child()
+            values = tuple(str(v) for v in values)
+            child = self._make_child(values)
+            self._children[values] = child
+            return child
+
+    def _overflow_child(self) -> C:
+        if self._on_overflow is not None:
+            self._on_overflow(self.name)
+        if self._overflow is None:
+            self._overflow = self._make_child(
+                ("",) * len(self.labelnames), overflow=f'{OVERFLOW_LABEL}="true"'
+            )
+        return self._overflow
+
+    def children(self) -> Iterator[tuple[tuple[str, ...], C]]:
+        """Every child (the overflow child last, with empty label values)."""
+        yield from list(self._children.items())
+        if self._overflow is not None:
+            yield ("",) * len(self.labelnames), self._overflow
+
+    def series_count(self) -> int:
+        return len(self._children) + (self._overflow is not None)
+
+    def clear(self) -> None:
+        """Forget every child (after a fork, or in tests)."""
+        with self._lock:
+            self._children.clear()
+            self._overflow = None
+            if not self.labelnames:
+                self._children[()] = self._make_child(())
+
+    def _make_child(self, values: tuple[str, ...], overflow: str = "") -> C:
+        raise NotImplementedError
+
+
+class CounterChild:
+    __slots__ = ("line", "value")
+
+    def __init__(self, line: str) -> None:
+        self.line = line  # 'name_total{labels} '
+        self.value: float = 0
+
+    def inc(self, amount: float = 1) -> None:
+        if amount < 0:
+            raise ValueError("counters only go up: inc() takes a non-negative amount")
+        with UPDATE_LOCK:
+            self.value += amount
+
+
+class Counter(Family[CounterChild]):
+    """A monotonic counter. ``name`` is given without ``_total``; samples carry it."""
+
+    type = "counter"
+
+    def _make_child(self, values: tuple[str, ...], overflow: str = "") -> CounterChild:
+        pairs = _label_pairs(self.labelnames, values, overflow)
+        return CounterChild(f"{self.name}_total{_braced(pairs)} ")
+
+    def inc(self, amount: float = 1) -> None:
+        self.labels().inc(amount)
+
+
+class GaugeChild:
+    __slots__ = ("line", "value")
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+        self.value: float = 0
+
+    def set(self, value: float) -> None:
+        self.value = value
+
+    def inc(self, amount: float = 1) -> None:
+        with UPDATE_LOCK:
+            self.value += amount
+
+    def dec(self, amount: float = 1) -> None:
+        with UPDATE_LOCK:
+            self.value -= amount
+
+
+class Gauge(Family[GaugeChild]):
+    """A value that goes up and down.
+
+    ``multiprocess_mode`` says how workers combine: ``livesum`` (default: the sum over
+    live workers), ``liveall`` (one series per worker, labelled ``pid``), ``livemax``.
+    """
+
+    type = "gauge"
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str] = (),
+        *,
+        limit: int = DEFAULT_CARDINALITY_LIMIT,
+        on_overflow: Callable[[str], None] | None = None,
+        multiprocess_mode: str = "livesum",
+    ) -> None:
+        super().__init__(
+            name,
+            documentation,
+            labelnames,
+            limit=limit,
+            on_overflow=on_overflow,
+            multiprocess_mode=multiprocess_mode,
+        )
+
+    def _make_child(self, values: tuple[str, ...], overflow: str = "") -> GaugeChild:
+        pairs = _label_pairs(self.labelnames, values, overflow)
+        return GaugeChild(f"{self.name}{_braced(pairs)} ")
+
+    def set(self, value: float) -> None:
+        self.labels().set(value)
+
+
+class HistogramChild:
+    __slots__ = ("bounds", "count_line", "counts", "lines", "sum", "sum_line")
+
+    def __init__(self, bounds: tuple[float, ...], pairs: str, name: str) -> None:
+        self.bounds = bounds
+        # counts[i] holds observations in (bounds[i-1], bounds[i]]; the last slot is +Inf.
+        self.counts = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+        sep = "," if pairs else ""
+        les = [format_value(float(b)) for b in bounds] + ["+Inf"]
+        self.lines = tuple(f'{name}_bucket{{{pairs}{sep}le="{le}"}} ' for le in les)
+        self.sum_line = f"{name}_sum{_braced(pairs)} "
+        self.count_line = f"{name}_count{_braced(pairs)} "
+
+    def observe(self, value: float) -> None:
+        with UPDATE_LOCK:
+            self.counts[bisect_left(self.bounds, value)] += 1
+            self.sum += value
+
+    def cumulative(self) -> list[int]:
+        total = 0
+        out = []
+        for c in self.counts:
+            total += c
+            out.append(total)
+        return out
+
+
+class Histogram(Family[HistogramChild]):
+    """A histogram with fixed, sorted bucket upper bounds (``+Inf`` is implicit)."""
+
+    type = "histogram"
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str] = (),
+        *,
+        buckets: Sequence[float],
+        limit: int = DEFAULT_CARDINALITY_LIMIT,
+        on_overflow: Callable[[str], None] | None = None,
+    ) -> None:
+        bounds = tuple(float(b) for b in buckets if b != float("inf"))
+        if not bounds or list(bounds) != sorted(set(bounds)):
+            raise ValueError(
+                f"histogram {name!r}: buckets must be sorted and unique, got {buckets}"
+            )
+        self.bounds = bounds
+        super().__init__(name, documentation, labelnames, limit=limit, on_overflow=on_overflow)
+
+    def _make_child(self, values: tuple[str, ...], overflow: str = "") -> HistogramChild:
+        pairs = _label_pairs(self.labelnames, values, overflow)
+        return HistogramChild(self.bounds, pairs, self.name)
+
+    def observe(self, value: float) -> None:
+        self.labels().observe(value)

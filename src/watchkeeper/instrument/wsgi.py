@@ -1,0 +1,195 @@
+"""WSGI middleware: golden-signal metrics for Flask, Django and any WSGI app, and /metrics.
+
+It sees exceptions raised by the app (500 with ``error_type``) and streamed bodies:
+the response iterable is wrapped so bytes are counted as the server pulls them and
+the duration stops when the last chunk has been handed over (``close()`` hooks,
+like Flask's ``call_on_close``, run after and are not counted). A server that
+closes the iterable before it is exhausted lost its client: that is a 499.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from time import perf_counter
+from typing import Any
+
+from watchkeeper.instrument import faults
+from watchkeeper.instrument._semconv import KNOWN_METHODS, OTHER_METHOD
+from watchkeeper.instrument.config import Instrumentation
+from watchkeeper.instrument.metrics import GaugeChild
+
+__all__ = ["WSGIApp", "WSGIMiddleware"]
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+
+class _CountingInput:
+    """Wraps ``wsgi.input`` to count the request body bytes the app actually reads."""
+
+    __slots__ = ("_raw", "count")
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self.count = 0
+
+    def read(self, *args: Any) -> bytes:
+        data: bytes = self._raw.read(*args)
+        self.count += len(data)
+        return data
+
+    def readline(self, *args: Any) -> bytes:
+        data: bytes = self._raw.readline(*args)
+        self.count += len(data)
+        return data
+
+    def readlines(self, *args: Any) -> list[bytes]:
+        lines: list[bytes] = self._raw.readlines(*args)
+        self.count += sum(len(line) for line in lines)
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        for line in self._raw:
+            self.count += len(line)
+            yield line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+class _Request:
+    """One request's measurements, finished exactly once."""
+
+    __slots__ = (
+        "active",
+        "body",
+        "done",
+        "environ",
+        "method",
+        "mw",
+        "response_bytes",
+        "start",
+        "status",
+    )
+
+    def __init__(
+        self, mw: WSGIMiddleware, environ: Environ, method: str, active: GaugeChild | None
+    ):
+        self.mw = mw
+        self.environ = environ
+        self.method = method
+        self.active = active
+        self.start = perf_counter()
+        self.status = 0
+        self.response_bytes = 0
+        self.done = False
+        self.body: _CountingInput | None = None
+
+    def finish(self, error_type: str, status: int | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        try:
+            wk = self.mw.wk
+            code = status if status is not None else (self.status or 500)
+            request_bytes = self.body.count if self.body is not None else 0
+            wk.http.record(
+                self.method, wk.route_of(self.environ), code, error_type,
+                perf_counter() - self.start, request_bytes, self.response_bytes, self.active,
+            )  # fmt: skip
+        except Exception as exc:
+            faults.report("wsgi.record", exc, self.mw.wk.registry)
+
+
+class _Body:
+    """The response iterable, passed through chunk by chunk."""
+
+    def __init__(self, result: Iterable[bytes], request: _Request) -> None:
+        self._result = result
+        self._request = request
+        self._exhausted = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        request = self._request
+        try:
+            for chunk in self._result:
+                request.response_bytes += len(chunk)
+                yield chunk
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            request.finish(type(exc).__qualname__)
+            raise
+        self._exhausted = True
+        request.finish("")
+
+    def close(self) -> None:
+        try:
+            close = getattr(self._result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if not self._exhausted:
+                self._request.finish("", status=499)
+
+
+class WSGIMiddleware:
+    """``app.wsgi_app = WSGIMiddleware(app.wsgi_app, instrumentation=...)``."""
+
+    def __init__(self, app: WSGIApp, *, instrumentation: Instrumentation) -> None:
+        self.app = app
+        self.wk = instrumentation
+        self.__watchkeeper__ = instrumentation
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        wk = self.wk
+        path = environ.get("PATH_INFO", "")
+        if path == wk.metrics_path:
+            return self._serve_metrics(environ, start_response)
+        if path in wk.exclude_paths:
+            return self.app(environ, start_response)
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in KNOWN_METHODS:
+            method = OTHER_METHOD
+        try:
+            active: GaugeChild | None = wk.http.active.labels(method)
+            active.inc()  # type: ignore[union-attr]
+        except Exception as exc:
+            faults.report("wsgi.start", exc, wk.registry)
+            active = None
+        request = _Request(self, environ, method, active)
+        try:
+            raw_input = environ.get("wsgi.input")
+            if raw_input is not None:
+                request.body = environ["wsgi.input"] = _CountingInput(raw_input)
+        except Exception as exc:
+            faults.report("wsgi.input", exc, wk.registry)
+
+        def wrapped_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+            try:
+                request.status = int(status[:3])
+            except Exception as exc:
+                faults.report("wsgi.status", exc, wk.registry)
+            return start_response(status, headers, exc_info)
+
+        try:
+            result = self.app(environ, wrapped_start_response)
+        except BaseException as exc:
+            request.finish(type(exc).__qualname__)
+            raise
+        return _Body(result, request)
+
+    def _serve_metrics(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            status, headers, body = self.wk.endpoint.respond(
+                environ.get("HTTP_ACCEPT", ""),
+                environ.get("HTTP_ACCEPT_ENCODING", ""),
+                environ.get("HTTP_AUTHORIZATION", ""),
+            )
+        except Exception as exc:
+            faults.report("metrics.render", exc, self.wk.registry)
+            status, headers, body = 500, [("content-type", "text/plain")], b"metrics unavailable\n"
+        reason = {200: "OK", 401: "Unauthorized", 500: "Internal Server Error"}[status]
+        start_response(f"{status} {reason}", headers)
+        return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
