@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from watchkeeper.monitor.model import Labels
-from watchkeeper.monitor.promql.mathutil import almost_equal
+from watchkeeper.monitor.promql.mathutil import almost_equal, go_div
 from watchkeeper.monitor.promql.steps import BoolArray, FloatArray, StepSeries, merge_same_labels
 
 __all__ = ["bucket_quantile", "histogram_quantile"]
@@ -70,7 +70,7 @@ def bucket_quantile(q: float, buckets: list[tuple[float, float]]) -> float:
         bucket_start = bounds[b - 1]
         count -= counts[b - 1]
         rank -= counts[b - 1]
-    return bucket_start + (bucket_end - bucket_start) * (rank / count)
+    return bucket_start + (bucket_end - bucket_start) * go_div(rank, count)
 
 
 def _parse_le(value: str) -> float | None:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "almost_equal",
+    "go_div",
     "kahan_inc",
     "kahan_sum",
     "mean",
@@ -21,6 +22,16 @@ __all__ = [
 ]
 
 MIN_NORMAL = 2.2250738585072014e-308
+
+
+def go_div(a: float, b: float) -> float:
+    """IEEE division as Go does it: x/0 is +-Inf and 0/0 is NaN instead of an exception."""
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a != a or a == 0:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
 
 
 def kahan_inc(inc: float, total: float, c: float) -> tuple[float, float]:

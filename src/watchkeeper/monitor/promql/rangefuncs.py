@@ -254,10 +254,7 @@ def linear_regression(ts: list[int], vs: list[float], intercept_ms: int) -> tupl
     sum_x2 += c_x2
     cov_xy = sum_xy - sum_x * sum_y / n
     var_x = sum_x2 - sum_x * sum_x / n
-    try:
-        slope = cov_xy / var_x
-    except ZeroDivisionError:
-        slope = math.nan if cov_xy == 0 or cov_xy != cov_xy else math.copysign(math.inf, cov_xy)
+    slope = mathutil.go_div(cov_xy, var_x)
     intercept = sum_y / n - slope * sum_x / n
     return slope, intercept
 
