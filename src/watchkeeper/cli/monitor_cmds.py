@@ -280,7 +280,7 @@ def tsdb() -> None:
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 def import_(data_dir: Path, file: Path) -> None:
     """Load FILE (OpenMetrics text with timestamps, as promtool takes) into the store."""
-    from watchkeeper.monitor.storage import import_openmetrics  # type: ignore[attr-defined,unused-ignore]
+    from watchkeeper.monitor.storage import import_openmetrics
 
     data_dir.mkdir(parents=True, exist_ok=True)
     with _opened(data_dir) as store:
@@ -289,6 +289,8 @@ def import_(data_dir: Path, file: Path) -> None:
         except (StorageError, ValueError) as exc:
             raise click.ClickException(f"{file}: {exc}") from None
         store.commit()
-    fields = getattr(report, "__dataclass_fields__", {})
-    details = ", ".join(f"{name}={getattr(report, name)}" for name in fields) or str(report)
+    span = ""
+    if report.min_time_ms is not None and report.max_time_ms is not None:
+        span = f", {_iso(report.min_time_ms)} .. {_iso(report.max_time_ms)}"
+    details = f"{report.samples} samples, {report.series} series, {report.rejected} rejected{span}"
     click.echo(f"imported {file} into {data_dir}: {details}")

@@ -16,7 +16,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
@@ -28,6 +28,9 @@ from watchkeeper.monitor.web.auth import TokenAuthMiddleware, generate_token, is
 from watchkeeper.monitor.web.limits import LimitsMiddleware
 from watchkeeper.monitor.web.metrics import MonitorMetrics
 from watchkeeper.monitor.web.targets import TargetView
+
+if TYPE_CHECKING:
+    from watchkeeper.monitor.scrape import ScrapeManager
 
 __all__ = [
     "DEFAULT_LISTEN",
@@ -167,7 +170,7 @@ class _CountingAppender:
 
 
 def open_store(config: MonitorConfig) -> Store:
-    from watchkeeper.monitor.storage import open_storage  # type: ignore[attr-defined,unused-ignore]
+    from watchkeeper.monitor.storage import open_storage
 
     store: Store = open_storage(
         config.data_dir,
@@ -198,7 +201,7 @@ class Monitor:
         self.metrics.add_stats("watchkeeper_tsdb", self.store.stats)
         self.appender = _CountingAppender(self.store, self.metrics)
         self.engine = (engine_factory or build_engine)(self.store)
-        self.scrapes: Any = None
+        self.scrapes: ScrapeManager | None = None
         if config.targets:
             self.scrapes = _scrape_manager(self.appender, config.targets)
         self._scrape_task: asyncio.Task[None] | None = None
@@ -223,8 +226,7 @@ class Monitor:
     def target_status(self) -> Sequence[TargetView]:
         if self.scrapes is None:
             return []
-        statuses: Sequence[TargetView] = self.scrapes.status()
-        return statuses
+        return self.scrapes.status()
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: object) -> AsyncIterator[None]:
@@ -255,17 +257,14 @@ class Monitor:
 
 
 def build_engine(storage: Queryable) -> QueryEngine:
-    from watchkeeper.monitor.promql import Engine  # type: ignore[attr-defined,unused-ignore]
+    from watchkeeper.monitor.promql import Engine
 
     engine: QueryEngine = Engine(storage)
     return engine
 
 
-def _scrape_manager(appendable: Appendable, targets: Sequence[ScrapeTarget]) -> Any:
-    from watchkeeper.monitor.scrape import (  # type: ignore[attr-defined,unused-ignore]
-        ScrapeManager,
-        TargetConfig,
-    )
+def _scrape_manager(appendable: Appendable, targets: Sequence[ScrapeTarget]) -> ScrapeManager:
+    from watchkeeper.monitor.scrape import ScrapeManager, TargetConfig
 
     configs = [
         TargetConfig(
