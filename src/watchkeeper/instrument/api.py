@@ -134,7 +134,9 @@ def _attach(app: A, wk: Instrumentation) -> A:
         target.__watchkeeper__ = wk
         return app
     if _is(target, "flask.app", "Flask"):
-        wk.route_of = _flask_route
+        from flask import request_started
+
+        request_started.connect(_flask_request_started, target, weak=False)
         target.wsgi_app = WSGIMiddleware(target.wsgi_app, instrumentation=wk)
         target.__watchkeeper__ = wk
         return app
@@ -161,14 +163,17 @@ def _is_asgi(app: Any) -> bool:
     return inspect.iscoroutinefunction(type(app).__call__)
 
 
-def _flask_route(environ: Any) -> str:
-    # Werkzeug stores the request object in the environ; Flask set url_rule on it
-    # when routing matched (blueprint prefixes included).
-    request = environ.get("werkzeug.request")
-    rule = getattr(request, "url_rule", None)
-    if rule is not None:
-        return str(rule.rule)
-    return generic_route(environ)
+def _flask_request_started(sender: Any, **extra: Any) -> None:
+    # Sent once the request context is pushed and the URL matched: url_rule is the
+    # template (blueprint prefixes included), None when nothing matched.
+    try:
+        from flask import request
+
+        rule = request.url_rule
+        if rule is not None:
+            request.environ["watchkeeper.route"] = rule.rule
+    except Exception:  # route capture must never break the request
+        pass
 
 
 def _patch_django(handler: Any, method: str) -> None:

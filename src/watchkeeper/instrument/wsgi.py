@@ -39,6 +39,11 @@ class _CountingInput:
         self.count += len(data)
         return data
 
+    def readinto(self, buffer: Any) -> int:
+        n: int | None = self._raw.readinto(buffer)
+        self.count += n or 0
+        return n or 0
+
     def readline(self, *args: Any) -> bytes:
         data: bytes = self._raw.readline(*args)
         self.count += len(data)
