@@ -13,16 +13,17 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from watchkeeper.errors import ConfigurationError, SpecError
-from watchkeeper.monitor.model import Appendable, Labels, Queryable
+from watchkeeper.monitor.model import Appendable, Queryable
 from watchkeeper.monitor.web.api import ApiDeps, QueryEngine, api_routes
 from watchkeeper.monitor.web.auth import TokenAuthMiddleware, generate_token, is_loopback
 from watchkeeper.monitor.web.limits import LimitsMiddleware
@@ -152,21 +153,20 @@ def _seconds(value: object, where: str) -> float:
         ) from None
 
 
-class _CountingAppender:
-    """Counts accepted and rejected samples for ``/metrics`` on their way to the store."""
+# Storage statistics that only ever grow while the store is open: exported as counters.
+_COUNTER_STATS = (
+    "samples_appended",
+    "rejected_",
+    "commits",
+    "wal_bytes_written",
+    "head_cuts",
+    "compactions",
+    "blocks_deleted",
+)
 
-    def __init__(self, inner: Appendable, metrics: MonitorMetrics) -> None:
-        self._inner = inner
-        self._appended = metrics.samples_appended
-        self._rejected = metrics.samples_rejected
 
-    def append(self, labels: Labels, timestamp_ms: int, value: float) -> bool:
-        ok = self._inner.append(labels, timestamp_ms, value)
-        (self._appended if ok else self._rejected).inc()
-        return ok
-
-    def commit(self) -> None:
-        self._inner.commit()
+def _is_counter_stat(key: str) -> bool:
+    return key.startswith(_COUNTER_STATS)
 
 
 def open_store(config: MonitorConfig) -> Store:
@@ -198,12 +198,11 @@ class Monitor:
         self.config = config
         self.metrics = MonitorMetrics()
         self.store = store if store is not None else open_store(config)
-        self.metrics.add_stats("watchkeeper_tsdb", self.store.stats)
-        self.appender = _CountingAppender(self.store, self.metrics)
+        self.metrics.add_stats("watchkeeper_tsdb", self.store.stats, _is_counter_stat)
         self.engine = (engine_factory or build_engine)(self.store)
         self.scrapes: ScrapeManager | None = None
         if config.targets:
-            self.scrapes = _scrape_manager(self.appender, config.targets)
+            self.scrapes = _scrape_manager(self.store, config.targets)
         self._scrape_task: asyncio.Task[None] | None = None
         self._ready = False
         self._closed = False
@@ -277,13 +276,11 @@ def _scrape_manager(appendable: Appendable, targets: Sequence[ScrapeTarget]) -> 
 
 def serve(config: MonitorConfig, *, on_listening: Callable[[str], None] | None = None) -> None:
     """Run the monitor until SIGTERM/SIGINT, then shut down cleanly."""
-    import uvicorn
-
     monitor = Monitor(config)
     url = f"http://{_url_host(config.host)}:{config.port}"
     if on_listening is not None:
         on_listening(url)
-    server = uvicorn.Server(
+    server = _GracefulServer(
         uvicorn.Config(
             monitor.app,
             host=config.host,
@@ -301,6 +298,19 @@ def serve(config: MonitorConfig, *, on_listening: Callable[[str], None] | None =
         # The lifespan already closed the store unless uvicorn failed before startup.
         if not monitor.closed:
             asyncio.run(monitor.stop())
+    log.info("watchkeeper: stopped cleanly")
+
+
+class _GracefulServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown, so the process
+    would die "by signal"; ours has committed and closed the store by then and exits 0,
+    which is what service managers and scripts treat as a clean stop."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
 
 
 def _url_host(host: str) -> str:

@@ -39,28 +39,33 @@ class LimitsMiddleware:
                 await self._too_large(send, f"request body exceeds {self.max_body_bytes} bytes")
                 return
 
-        received = 0
-        limit = self.max_body_bytes
-
-        async def bounded_receive() -> Message:
-            nonlocal received
+        # Read the (small) body up front so an oversized chunked upload is refused
+        # before the app sees any of it, then replay it to the app in one message.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    # A chunked body without Content-Length: stop reading it.
-                    raise _BodyTooLarge
-            return message
+            if message["type"] != "http.request":  # client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await self._too_large(send, f"request body exceeds {self.max_body_bytes} bytes")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        replayed = False
 
-        try:
-            await self.app(scope, bounded_receive, send)
-        except _BodyTooLarge:
-            await self._too_large(send, f"request body exceeds {self.max_body_bytes} bytes")
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+
+        await self.app(scope, replay, send)
 
     @staticmethod
     async def _too_large(send: Send, what: str) -> None:
         await send_json(send, 413, dumps(error_body("bad_data", what)), [])
-
-
-class _BodyTooLarge(Exception):
-    pass

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 __all__ = ["MonitorMetrics", "StatsCollector"]
@@ -21,20 +21,35 @@ _BAD_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
 
 class StatsCollector(Collector):
-    """Expose a ``stats() -> dict[str, float]`` callable as gauges ``<prefix>_<key>``."""
+    """Expose a ``stats() -> dict[str, float]`` callable as ``<prefix>_<key>`` metrics.
 
-    def __init__(self, prefix: str, stats: Callable[[], Mapping[str, float]]) -> None:
+    Keys accepted by ``is_counter`` become counters (``..._total``, so ``rate()``
+    works on them: the ingest rate is ``rate(watchkeeper_tsdb_samples_appended_total[1m])``);
+    the rest are gauges.
+    """
+
+    def __init__(
+        self,
+        prefix: str,
+        stats: Callable[[], Mapping[str, float]],
+        is_counter: Callable[[str], bool] = lambda key: False,
+    ) -> None:
         self._prefix = prefix
         self._stats = stats
+        self._is_counter = is_counter
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         try:
             stats = self._stats()
         except Exception:  # a failing store must not break /metrics
             return
         for key, value in sorted(stats.items()):
             name = f"{self._prefix}_{_BAD_CHARS.sub('_', key)}"
-            yield GaugeMetricFamily(name, f"Storage statistic {key!r}.", value=float(value))
+            doc = f"Storage statistic {key!r}."
+            if self._is_counter(key):
+                yield CounterMetricFamily(name, doc, value=float(value))
+            else:
+                yield GaugeMetricFamily(name, doc, value=float(value))
 
 
 class MonitorMetrics:
@@ -55,16 +70,11 @@ class MonitorMetrics:
             ["endpoint", "error_type"],
             registry=self.registry,
         )
-        self.samples_appended = Counter(
-            "watchkeeper_tsdb_samples_appended",
-            "Samples accepted by the storage (scraped or imported by this process).",
-            registry=self.registry,
-        )
-        self.samples_rejected = Counter(
-            "watchkeeper_tsdb_samples_rejected",
-            "Samples the storage rejected: out of order or duplicate timestamps.",
-            registry=self.registry,
-        )
 
-    def add_stats(self, prefix: str, stats: Callable[[], Mapping[str, float]]) -> None:
-        self.registry.register(StatsCollector(prefix, stats))
+    def add_stats(
+        self,
+        prefix: str,
+        stats: Callable[[], Mapping[str, float]],
+        is_counter: Callable[[str], bool] = lambda key: False,
+    ) -> None:
+        self.registry.register(StatsCollector(prefix, stats, is_counter))

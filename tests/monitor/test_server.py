@@ -1,0 +1,235 @@
+"""The composition root: ``watchkeeper up`` as a real process, auth, limits, spec targets."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.asgi import ASGIClient
+from tests.support.prometheus import free_port, wait_ready
+from watchkeeper.errors import ConfigurationError, SpecError
+from watchkeeper.monitor.server import (
+    Monitor,
+    MonitorConfig,
+    ScrapeTarget,
+    load_targets,
+    parse_listen,
+    resolve_token,
+)
+from watchkeeper.monitor.storage import import_openmetrics, open_storage
+
+OPENMETRICS = """\
+# TYPE http_requests counter
+http_requests_total{code="200"} 0 1700000000.500
+http_requests_total{code="200"} 30 1700000030.500
+http_requests_total{code="200"} 60 1700000060.500
+http_requests_total{code="200"} 90 1700000090.500
+# EOF
+"""
+EXPOSITION = b"# TYPE demo_hits counter\ndemo_hits_total 7\n"
+
+
+class _MetricsHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain; version=0.0.4")
+        self.send_header("Content-Length", str(len(EXPOSITION)))
+        self.end_headers()
+        self.wfile.write(EXPOSITION)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Keep test output quiet."""
+
+
+@pytest.fixture
+def metrics_server() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _MetricsHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/metrics"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def watchkeeper_up(data_dir: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    log = (data_dir.parent / f"up-{port}.log").open("wb")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("WATCHKEEPER_TOKEN", None)
+    command = [sys.executable, "-m", "watchkeeper.cli", "up", "--data-dir", str(data_dir)]
+    process = subprocess.Popen(
+        [*command, "--listen", f"127.0.0.1:{port}", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process=process)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> int:
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_up_serves_imported_data_like_prometheus(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    tsdb = open_storage(data_dir)
+    import_openmetrics(OPENMETRICS, tsdb)
+    tsdb.close()
+    with watchkeeper_up(data_dir) as (url, process):
+        params = {
+            "query": "rate(http_requests_total[1m])",
+            "start": "1700000060",
+            "end": "1700000090",
+            "step": "15s",
+        }
+        body = httpx.get(f"{url}/api/v1/query_range", params=params).json()
+        assert _stop(process) == 0
+    assert body["status"] == "success"
+    (series,) = body["data"]["result"]
+    assert series["metric"] == {"code": "200"}
+    # At :60 the window's first sample is 0, so rate() does not extrapolate before it.
+    assert series["values"] == [
+        [1700000060, "0.9916666666666666"],
+        [1700000075, "1"],
+        [1700000090, "1"],
+    ]
+
+
+@pytest.mark.slow
+def test_up_scrapes_targets_and_keeps_data_after_sigterm(
+    tmp_path: Path, metrics_server: str
+) -> None:
+    data_dir = tmp_path / "data"
+    target = f"demo={metrics_server}"
+    with watchkeeper_up(data_dir, "--target", target, "--scrape-interval", "1s") as (url, process):
+        deadline = time.monotonic() + 30
+        result: list[dict[str, object]] = []
+        while not result and time.monotonic() < deadline:
+            query = httpx.get(f"{url}/api/v1/query", params={"query": "demo_hits_total"}).json()
+            result = query["data"]["result"]
+            time.sleep(0.2)
+        assert result, "no scrape landed within 30 s"
+        targets = httpx.get(f"{url}/api/v1/targets").json()["data"]["activeTargets"]
+        own_metrics = httpx.get(f"{url}/metrics").text
+        assert _stop(process) == 0
+    assert result[0]["metric"] == {
+        "__name__": "demo_hits_total",
+        "instance": metrics_server.split("/")[2],
+        "job": "demo",
+    }
+    assert [(t["scrapePool"], t["health"]) for t in targets] == [("demo", "up")]
+    assert "watchkeeper_tsdb_samples_appended_total" in own_metrics
+    assert "watchkeeper_tsdb_series" in own_metrics
+    # Shutdown committed what was scraped: a fresh open sees it.
+    tsdb = open_storage(data_dir)
+    try:
+        assert "demo_hits_total" in tsdb.label_values("__name__")
+    finally:
+        tsdb.close()
+
+
+@pytest.fixture
+def monitor(tmp_path: Path) -> Iterator[Monitor]:
+    config = MonitorConfig(data_dir=tmp_path / "data", host="0.0.0.0", token="s3cret")
+    m = Monitor(config)
+    try:
+        yield m
+    finally:
+        m.store.close()
+
+
+def test_token_required_off_loopback(monitor: Monitor) -> None:
+    client = ASGIClient(monitor.app)
+    denied = client.get("/api/v1/labels")
+    assert denied.status_code == 401
+    assert denied.json()["status"] == "error"
+    assert denied.headers["www-authenticate"].startswith("Bearer")
+    assert (
+        client.get("/api/v1/labels", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    )
+    assert (
+        client.get("/api/v1/labels", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    )
+    assert client.get("/api/v1/labels?token=s3cret").status_code == 200
+    # Probes stay open: they reveal nothing.
+    assert client.get("/-/healthy").status_code == 200
+
+
+def test_requests_are_bounded(monitor: Monitor) -> None:
+    client = ASGIClient(monitor.app)
+    auth = {"Authorization": "Bearer s3cret"}
+    body = {"query": "y" * (2 << 20)}
+    assert client.post("/api/v1/query", data=body, headers=auth).status_code == 413
+
+
+def test_refuses_non_loopback_without_token(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="without a token"):
+        Monitor(MonitorConfig(data_dir=tmp_path, host="192.0.2.1"))
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "enforced", "generated"),
+    [
+        ("127.0.0.1", None, False, False),
+        ("::1", None, False, False),
+        ("localhost", "t", True, False),
+        ("0.0.0.0", None, True, True),
+        ("10.1.2.3", "t", True, False),
+    ],
+)
+def test_resolve_token(host: str, token: str | None, enforced: bool, generated: bool) -> None:
+    got, was_generated = resolve_token(host, token)
+    assert (got is not None) is enforced
+    assert was_generated is generated
+
+
+def test_parse_listen() -> None:
+    assert parse_listen("127.0.0.1:9099") == ("127.0.0.1", 9099)
+    assert parse_listen("[::1]:80") == ("::1", 80)
+    for bad in ("9099", "host:", "h:99999", ":80"):
+        with pytest.raises(ConfigurationError, match="HOST:PORT"):
+            parse_listen(bad)
+
+
+def test_load_targets(tmp_path: Path) -> None:
+    spec = tmp_path / "watchkeeper.yaml"
+    spec.write_text(
+        "service:\n  name: checkout\n"
+        "targets:\n"
+        "  - url: http://127.0.0.1:8000/metrics\n"
+        "  - url: http://127.0.0.1:8001/metrics\n    job: worker\n    interval: 30s\n",
+        encoding="utf-8",
+    )
+    name, targets = load_targets(spec)
+    assert name == "checkout"
+    assert targets == [
+        ScrapeTarget("checkout", "http://127.0.0.1:8000/metrics"),
+        ScrapeTarget("worker", "http://127.0.0.1:8001/metrics", 30.0),
+    ]
+    spec.write_text("service: x\ntargets:\n  - port: 80\n", encoding="utf-8")
+    with pytest.raises(SpecError, match=r"targets\[0\]: expected a mapping with 'url:'"):
+        load_targets(spec)
