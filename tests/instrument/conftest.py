@@ -3,8 +3,6 @@ with prometheus_client's parser (an independent oracle of our output)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -36,5 +34,5 @@ def value(registry: Registry, name: str, **labels: str) -> float:
 
 
 @pytest.fixture
-def registry() -> Iterator[Registry]:
-    yield Registry()
+def registry() -> Registry:
+    return Registry()

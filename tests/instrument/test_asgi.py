@@ -16,9 +16,9 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket
 
 import watchkeeper
+from tests.instrument.conftest import value, values
 from watchkeeper.instrument import asgi as asgi_module
 from watchkeeper.instrument.registry import Registry
-from tests.instrument.conftest import value, values
 
 DURATION = "http_server_request_duration_seconds"
 
@@ -34,10 +34,10 @@ class FakeClock:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeClock]:
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr(asgi_module, "perf_counter", fake)
-    yield fake
+    return fake
 
 
 def build_fastapi() -> FastAPI:
@@ -269,7 +269,7 @@ def test_client_disconnect_during_stream_is_a_499(registry: Registry) -> None:
     app = watchkeeper.instrument(
         Starlette(routes=[Route("/ticks", ticks)]), service="t", registry=registry
     )
-    incoming = [
+    incoming: list[dict[str, Any]] = [
         {"type": "http.request", "body": b"", "more_body": False},
         {"type": "http.disconnect"},
     ]
@@ -284,7 +284,7 @@ def test_client_disconnect_while_uploading_is_a_499(registry: Registry) -> None:
 
     app = Starlette(routes=[Route("/upload", upload, methods=["POST"])])
     app = watchkeeper.instrument(app, service="t", registry=registry)
-    incoming = [
+    incoming: list[dict[str, Any]] = [
         {"type": "http.request", "body": b"x" * 100, "more_body": True},
         {"type": "http.disconnect"},
     ]
@@ -293,7 +293,10 @@ def test_client_disconnect_while_uploading_is_a_499(registry: Registry) -> None:
     with pytest.raises(ClientDisconnect):  # the app's own exception is never swallowed
         asyncio.run(_drive(app, _scope("/upload", "POST"), incoming))
     got = values(
-        registry, DURATION + "_count", http_response_status_code="499", error_type="ClientDisconnect"
+        registry,
+        DURATION + "_count",
+        http_response_status_code="499",
+        error_type="ClientDisconnect",
     )
     assert got == [1]
     assert value(registry, "http_server_request_body_size_bytes_sum") == 100

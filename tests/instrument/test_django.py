@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import django
 import pytest
 from django.conf import settings
@@ -13,8 +11,8 @@ from starlette.testclient import TestClient
 from werkzeug.test import Client
 
 import watchkeeper
-from watchkeeper.instrument.registry import Registry
 from tests.instrument.conftest import value
+from watchkeeper.instrument.registry import Registry
 
 
 def item(request: HttpRequest, pk: int) -> JsonResponse:
@@ -32,7 +30,7 @@ urlpatterns = [
 
 
 @pytest.fixture(scope="module", autouse=True)
-def django_settings() -> Iterator[None]:
+def django_settings() -> None:
     if not settings.configured:
         settings.configure(
             DEBUG=False,
@@ -44,7 +42,6 @@ def django_settings() -> Iterator[None]:
             LOGGING_CONFIG=None,
         )
         django.setup()
-    yield
 
 
 def test_django_wsgi_routes(registry: Registry) -> None:

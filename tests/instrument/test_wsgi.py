@@ -10,9 +10,9 @@ from flask import Blueprint, Flask, Response, stream_with_context
 from werkzeug.test import Client
 
 import watchkeeper
+from tests.instrument.conftest import value, values
 from watchkeeper.instrument import wsgi as wsgi_module
 from watchkeeper.instrument.registry import Registry
-from tests.instrument.conftest import value, values
 
 DURATION = "http_server_request_duration_seconds"
 
@@ -101,16 +101,14 @@ def test_flask_streamed_body_sizes_and_close_hooks_excluded(
 
 def test_wsgi_iterable_closed_early_is_a_499(registry: Registry) -> None:
     app = watchkeeper.instrument(build_flask(), service="shop", registry=registry)
-    environ = {
-        "REQUEST_METHOD": "GET", "PATH_INFO": "/stream", "SERVER_NAME": "x", "SERVER_PORT": "80",
-        "wsgi.url_scheme": "http", "wsgi.input": None, "wsgi.errors": None,
-    }  # fmt: skip
     import io
     import sys
 
-    environ["wsgi.input"] = io.BytesIO()
-    environ["wsgi.errors"] = sys.stderr
-    body = app.wsgi_app(environ, lambda status, headers, exc_info=None: None)
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "GET", "PATH_INFO": "/stream", "SERVER_NAME": "x", "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(), "wsgi.errors": sys.stderr,
+    }  # fmt: skip
+    body = app.wsgi_app(environ, lambda status, headers, exc_info=None: None)  # type: ignore[arg-type]
     iterator = iter(body)
     next(iterator)  # the client got one chunk, then went away
     body.close()  # type: ignore[attr-defined]

@@ -25,7 +25,7 @@ from watchkeeper.instrument.config import Instrumentation
 from watchkeeper.instrument.endpoint import MetricsAuth, MetricsEndpoint
 from watchkeeper.instrument.http import HTTPMetrics
 from watchkeeper.instrument.registry import REGISTRY, Registry
-from watchkeeper.instrument.routes import StarletteRoutes, generic_route
+from watchkeeper.instrument.routes import StarletteRoutes
 from watchkeeper.instrument.wsgi import WSGIMiddleware
 
 __all__ = ["instrument"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import time
 from collections.abc import Callable
+from time import monotonic, perf_counter
 from typing import Any, ParamSpec, TypeVar, overload
 
 from watchkeeper.instrument import faults
@@ -62,19 +62,19 @@ class _Measure:
 
     def end(self, started: float, failed: bool) -> None:
         try:
-            elapsed = time.perf_counter() - started
+            elapsed = perf_counter() - started
             with UPDATE_LOCK:
                 self.in_flight.value -= 1
                 (self.error if failed else self.ok).value += 1
             self.duration.observe(elapsed)
             if self.slow is not None and elapsed >= self.slow:
-                now = time.monotonic()
+                now = monotonic()
                 if now - self.last_slow_log >= _SLOW_LOG_EVERY_S:
                     self.last_slow_log = now
                     logger.warning(
                         "slow call: %s took %.3f s (threshold %.3f s)",
                         self.function, elapsed, self.slow,
-                        extra={"function": self.function, "module": self.module,
+                        extra={"function": self.function, "code_module": self.module,
                                "duration_s": round(elapsed, 6), "slow_threshold_s": self.slow},
                     )  # fmt: skip
         except Exception as exc:
@@ -108,7 +108,7 @@ def measured(
             @functools.wraps(func)
             async def async_wrapper(*args: P.args, **kwargs: P.kwargs) -> Any:
                 m.start()
-                started = time.perf_counter()
+                started = perf_counter()
                 failed = True
                 try:
                     result = await func(*args, **kwargs)
@@ -122,7 +122,7 @@ def measured(
         @functools.wraps(func)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             m.start()
-            started = time.perf_counter()
+            started = perf_counter()
             failed = True
             try:
                 result = func(*args, **kwargs)
