@@ -54,43 +54,60 @@ def _check_slos(spec: ServiceSpec) -> list[Problem]:
     for i, slo in enumerate(spec.slos):
         at: Path = ("slos", i)
         if slo.name in dup:
-            problems.append(Problem((*at, "name"), f"{slo.name!r} is used by two SLOs; names must be unique"))
+            problems.append(
+                Problem((*at, "name"), f"{slo.name!r} is used by two SLOs; names must be unique")
+            )
         if isinstance(slo.sli, LatencySLI) and slo.sli.threshold not in bounds:
             listed = ", ".join(str(b) for b in bounds)
-            problems.append(Problem(
-                (*at, "sli", "threshold"),
-                f"must be a bucket bound of http_server_request_duration_seconds "
-                f"(a histogram cannot tell what lies between bounds), got {slo.sli.threshold}; "
-                f"pick one of {listed}",
-            ))
+            problems.append(
+                Problem(
+                    (*at, "sli", "threshold"),
+                    f"must be a bucket bound of http_server_request_duration_seconds "
+                    f"(a histogram cannot tell what lies between bounds), got {slo.sli.threshold}; "
+                    f"pick one of {listed}",
+                )
+            )
         if isinstance(slo.sli, ProbeSLI) and slo.sli.dependency not in http_deps:
-            problems.append(Problem(
-                (*at, "sli", "dependency"),
-                f"must name an http dependency, got {slo.sli.dependency!r}; "
-                f"declared: {', '.join(sorted(http_deps)) or 'none'}",
-            ))
+            problems.append(
+                Problem(
+                    (*at, "sli", "dependency"),
+                    f"must name an http dependency, got {slo.sli.dependency!r}; "
+                    f"declared: {', '.join(sorted(http_deps)) or 'none'}",
+                )
+            )
         for j, window in enumerate(slo.burn_windows):
-            problems += _check_window(slo.budget, slo.window.seconds, window, (*at, "burn_windows", j), slo.objective)
+            problems += _check_window(
+                slo.budget, slo.window.seconds, window, (*at, "burn_windows", j), slo.objective
+            )
     return problems
 
 
-def _check_window(budget: Fraction, period: int, window: object, at: Path, objective: object) -> list[Problem]:
+def _check_window(
+    budget: Fraction, period: int, window: object, at: Path, objective: object
+) -> list[Problem]:
     from watchkeeper.spec.durations import Duration
     from watchkeeper.spec.slo import BurnWindow
 
     assert isinstance(window, BurnWindow)
     problems: list[Problem] = []
     if window.long.seconds > period:
-        problems.append(Problem((*at, "long"), f"must not exceed the SLO window ({Duration(period)}), got {window.long}"))
+        problems.append(
+            Problem(
+                (*at, "long"),
+                f"must not exceed the SLO window ({Duration(period)}), got {window.long}",
+            )
+        )
     factor = window.exact_factor(Duration(period))
     if factor * budget >= 1:
-        problems.append(Problem(
-            at,
-            f"{window.tier} tier {window.long}/{window.short} can never fire: factor "
-            f"{_num(factor)} x error budget {_num(budget * 100)}% = {_num(factor * budget * 100)}% "
-            f"error ratio, and a ratio cannot exceed 100%; lower the factor below {_num(1 / budget)} "
-            f"or raise the objective (now {objective}%)",
-        ))
+        problems.append(
+            Problem(
+                at,
+                f"{window.tier} tier {window.long}/{window.short} can never fire: factor "
+                f"{_num(factor)} x error budget {_num(budget * 100)}% = {_num(factor * budget * 100)}% "
+                f"error ratio, and a ratio cannot exceed 100%; lower the factor below {_num(1 / budget)} "
+                f"or raise the objective (now {objective}%)",
+            )
+        )
     return problems
 
 
@@ -109,27 +126,53 @@ def _check_alerts(spec: ServiceSpec) -> list[Problem]:
         override = getattr(spec.alerts, name)
         if override is None:
             continue
-        if override.threshold is not None and builtin.threshold is None and name != "QuotaExhaustionPredicted":
-            problems.append(Problem(("alerts", name, "threshold"), f"does not apply: {name} has no threshold; remove it"))
+        if (
+            override.threshold is not None
+            and builtin.threshold is None
+            and name != "QuotaExhaustionPredicted"
+        ):
+            problems.append(
+                Problem(
+                    ("alerts", name, "threshold"),
+                    f"does not apply: {name} has no threshold; remove it",
+                )
+            )
     if spec.alerts.HighLatencyP99 and spec.alerts.HighLatencyP99.threshold is not None:
         top, low = max(spec.buckets), min(spec.buckets)
         value = spec.alerts.HighLatencyP99.threshold
         if not low <= value < top:
-            problems.append(Problem(
-                ("alerts", "HighLatencyP99", "threshold"),
-                f"must lie between the smallest and largest bucket bound ({low} <= t < {top}) "
-                f"or histogram_quantile cannot exceed it, got {value}",
-            ))
+            problems.append(
+                Problem(
+                    ("alerts", "HighLatencyP99", "threshold"),
+                    f"must lie between the smallest and largest bucket bound ({low} <= t < {top}) "
+                    f"or histogram_quantile cannot exceed it, got {value}",
+                )
+            )
     names = [c.name for c in spec.alerts.custom]
     dup = _duplicates(names)
     for i, custom in enumerate(spec.alerts.custom):
         if custom.name in BUILTIN_ALERTS or custom.name == SLO_ALERT:
-            problems.append(Problem(("alerts", "custom", i, "name"), f"{custom.name!r} is a built-in alert; override it under alerts.{custom.name} or pick another name"))
+            problems.append(
+                Problem(
+                    ("alerts", "custom", i, "name"),
+                    f"{custom.name!r} is a built-in alert; override it under alerts.{custom.name} or pick another name",
+                )
+            )
         elif custom.name in dup:
-            problems.append(Problem(("alerts", "custom", i, "name"), f"{custom.name!r} is used twice; names must be unique"))
+            problems.append(
+                Problem(
+                    ("alerts", "custom", i, "name"),
+                    f"{custom.name!r} is used twice; names must be unique",
+                )
+            )
         for key in custom.labels:
             if key in RESERVED_LABELS:
-                problems.append(Problem(("alerts", "custom", i, "labels", key), "is set by watchkeeper; use `severity:` for severity or rename the label"))
+                problems.append(
+                    Problem(
+                        ("alerts", "custom", i, "labels", key),
+                        "is set by watchkeeper; use `severity:` for severity or rename the label",
+                    )
+                )
     return problems
 
 
@@ -147,20 +190,30 @@ def _check_notify(spec: ServiceSpec) -> list[Problem]:
     problems: list[Problem] = []
     names = [r.name for r in notify.receivers]
     for name in _duplicates(names):
-        problems.append(Problem(("notify", "receivers"), f"{name!r} is defined twice; receiver names must be unique"))
+        problems.append(
+            Problem(
+                ("notify", "receivers"), f"{name!r} is defined twice; receiver names must be unique"
+            )
+        )
     known = set(names) or {"default"}
     if notify.receiver is not None and notify.receiver not in known:
         problems.append(Problem(("notify", "receiver"), _unknown_receiver(notify.receiver, known)))
     for i, route in enumerate(notify.routes):
         if route.receiver not in known:
-            problems.append(Problem(("notify", "routes", i, "receiver"), _unknown_receiver(route.receiver, known)))
+            problems.append(
+                Problem(
+                    ("notify", "routes", i, "receiver"), _unknown_receiver(route.receiver, known)
+                )
+            )
     for i, receiver in enumerate(notify.receivers):
         if receiver.webhook is not None and is_env_ref(receiver.webhook.url):
-            problems.append(Problem(
-                ("notify", "receivers", i, "webhook", "url"),
-                "cannot be a ${VAR} reference: Alertmanager 0.25 has no url_file for webhooks; "
-                "write the URL and put the secret in `bearer_token: ${VAR}`",
-            ))
+            problems.append(
+                Problem(
+                    ("notify", "receivers", i, "webhook", "url"),
+                    "cannot be a ${VAR} reference: Alertmanager 0.25 has no url_file for webhooks; "
+                    "write the URL and put the secret in `bearer_token: ${VAR}`",
+                )
+            )
     problems += _check_inhibitions(spec)
     return problems
 
@@ -182,17 +235,23 @@ def _check_inhibitions(spec: ServiceSpec) -> list[Problem]:
             if wanted is not None and wanted not in alert_names:
                 close = difflib.get_close_matches(wanted, alert_names, n=1)
                 hint = f'; did you mean "{close[0]}"?' if close else ""
-                problems.append(Problem((*at, side, "alertname"), f"names no generated alert, got {wanted!r}{hint}"))
+                problems.append(
+                    Problem(
+                        (*at, side, "alertname"), f"names no generated alert, got {wanted!r}{hint}"
+                    )
+                )
         targets = [a for a in inventory if a.matches(rule.target)]
         for label in rule.equal:
             lacking = sorted({a.name for a in targets if label not in a.label_names})
             if lacking:
-                problems.append(Problem(
-                    (*at, "equal"),
-                    f"lists {label!r}, which target alert(s) {', '.join(lacking)} do not carry, "
-                    f"so the inhibition would match on an empty value; use labels every target "
-                    f"carries, e.g. {', '.join(sorted(static_label_names(spec)))}",
-                ))
+                problems.append(
+                    Problem(
+                        (*at, "equal"),
+                        f"lists {label!r}, which target alert(s) {', '.join(lacking)} do not carry, "
+                        f"so the inhibition would match on an empty value; use labels every target "
+                        f"carries, e.g. {', '.join(sorted(static_label_names(spec)))}",
+                    )
+                )
     return problems
 
 

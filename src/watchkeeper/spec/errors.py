@@ -31,7 +31,9 @@ class Problem:
         where = f"{source}:{self.line}" if self.line is not None else source
         if not self.show_field:
             container = render_path(self.path[:-1], data)
-            return f"{where}: {container}: {self.message}" if container else f"{where}: {self.message}"
+            return (
+                f"{where}: {container}: {self.message}" if container else f"{where}: {self.message}"
+            )
         parts = self.path
         if parts and isinstance(parts[-1], str):
             container = render_path(parts[:-1], data)

@@ -88,7 +88,11 @@ def alert_inventory(spec: ServiceSpec) -> list[AlertInfo]:
                 if name in {"DatabaseDown", "RedisDown", "ProbeFailing"}:
                     labels["dependency"] = dep.name
                     carried = carried - {"dependency"}
-                out.append(AlertInfo(name, labels, carried, subject=dep.name if name != "CacheHitRateLow" else ""))
+                out.append(
+                    AlertInfo(
+                        name, labels, carried, subject=dep.name if name != "CacheHitRateLow" else ""
+                    )
+                )
             continue
         if requires == "quota":
             out += [

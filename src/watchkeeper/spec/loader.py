@@ -66,10 +66,10 @@ def load_spec_text(text: str, source: str = "watchkeeper.yaml") -> ServiceSpec:
     return spec
 
 
-def _raise(problems: list[Problem], lines: dict[Path, int], source: str, data: Any) -> typing.NoReturn:
-    located = [
-        Problem(p.path, p.message, p.show_field, _line_of(p.path, lines)) for p in problems
-    ]
+def _raise(
+    problems: list[Problem], lines: dict[Path, int], source: str, data: Any
+) -> typing.NoReturn:
+    located = [Problem(p.path, p.message, p.show_field, _line_of(p.path, lines)) for p in problems]
     located.sort(key=lambda p: (p.line or 0, p.message))
     raise SpecProblems(located, [p.render(source, data) for p in located])
 
@@ -144,11 +144,16 @@ def _from_pydantic(err: ErrorDetails, data: Any) -> Problem:
         return Problem(path, message)
     if kind == "union_tag_invalid":
         expected = err.get("ctx", {}).get("expected_tags", "")
-        return Problem((*path, "kind"), f"must be one of {expected}, got {value.get('kind')!r}"
-                       if isinstance(value, Mapping) else f"must be one of {expected}")
+        return Problem(
+            (*path, "kind"),
+            f"must be one of {expected}, got {value.get('kind')!r}"
+            if isinstance(value, Mapping)
+            else f"must be one of {expected}",
+        )
     if kind == "union_tag_not_found":
-        return Problem(path, "needs a `kind` (" + str(err.get("ctx", {}).get("discriminator", ""))
-                       + ")")
+        return Problem(
+            path, "needs a `kind` (" + str(err.get("ctx", {}).get("discriminator", "")) + ")"
+        )
     shown = value if not isinstance(value, Mapping | tuple) else type(value).__name__
     return Problem(path, f"{_lower_first(message)}, got {shown!r}")
 

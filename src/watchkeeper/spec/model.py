@@ -36,7 +36,7 @@ __all__ = [
     "Target",
 ]
 
-ServiceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=52)]
+ServiceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$", max_length=30)]
 DepName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
 HostPort = Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]+:[0-9]{1,5}$")]
 
