@@ -44,7 +44,7 @@ def results() -> dict[str, tuple[bool, str]]:
 
 
 def test_testdata_present() -> None:
-    assert len(FILES) >= 2
+    assert len(FILES) >= 9
 
 
 @pytest.mark.parametrize(

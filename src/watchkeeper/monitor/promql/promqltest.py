@@ -382,9 +382,34 @@ def _run_eval(engine: Engine, cmd: Eval) -> str:
     if cmd.fail:
         return f"expected an error, got {_show(result)}"
     if cmd.instant:
-        return _compare_instant(cmd, result)
+        return _compare_instant(cmd, result) or _check_range_mode(engine, cmd, result)
     assert isinstance(result, Matrix)
     return _compare_range(cmd, result)
+
+
+def _check_range_mode(engine: Engine, cmd: Eval, instant: Value) -> str:
+    """Like Prometheus' runner: the middle step of a t-1m..t+1m range query must match."""
+    if not isinstance(instant, Scalar | Vector):
+        return ""
+    if "start()" in cmd.expr or "end()" in cmd.expr:
+        return ""  # these name the query's bounds, which differ by design in range mode
+    t = cmd.time_ms
+    matrix = engine.range_query(cmd.expr, t - 60_000, t + 60_000, 60_000)
+    got: dict[Labels, float] = {}
+    for s in matrix.series:
+        for ts, v in s.points:
+            if ts == t:
+                got[s.labels] = v
+    want: dict[Labels, float] = (
+        {(): instant.value}
+        if isinstance(instant, Scalar)
+        else {s.labels: s.value for s in instant.samples}
+    )
+    same = set(got) == set(want) and all(almost_equal(want[k], got[k], EPSILON) for k in want)
+    if same:
+        return ""
+    lines = "\n".join(f"    {_lbl(k)} {v!r}" for k, v in got.items()) or "    (empty)"
+    return f"range-mode result at {t}ms differs from the instant result\n  range mode:\n{lines}"
 
 
 def _fmt(v: float | None) -> str:
