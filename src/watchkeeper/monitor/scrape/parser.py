@@ -142,6 +142,9 @@ class Parser:
 
     openmetrics: bool = False
     where: str = ""
+    # Prometheus 3 drops OpenMetrics ``_created`` series when scraping; promtool 2.42's
+    # ``create-blocks-from openmetrics`` keeps them, so the importer turns this off.
+    drop_created: bool = True
     types: dict[str, str] = field(default_factory=dict)
     helps: dict[str, str] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
@@ -173,7 +176,7 @@ class Parser:
             else:
                 parts = line.split()
                 key, rest = parts[0], parts[1:]
-            if om and "_created" in key and self._is_created(key):
+            if om and self.drop_created and "_created" in key and self._is_created(key):
                 continue
             yield key, self._value(rest, line, lineno), self._timestamp(rest, line, lineno)
         if om and not self.saw_eof:
@@ -232,4 +235,8 @@ class Parser:
         elif kind == "HELP":
             self.helps[name] = _unescape(arg)
         else:
-            self.units[name] = arg.strip()
+            unit = arg.strip()
+            if unit and self.openmetrics and not name.endswith("_" + unit):
+                msg = f"unit {unit!r} is not a suffix of metric {name!r}; name it {name}_{unit}"
+                raise ExpositionError(msg, lineno, self.where)
+            self.units[name] = unit

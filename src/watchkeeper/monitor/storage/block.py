@@ -2,16 +2,15 @@
 
 File layout::
 
-    b"WKBLK001" | zstd frames ... | zstd(footer) | u64 footer offset | u32 footer length | magic
+    b"WKBLK002" | zstd(group) ... | zstd(footer) | u64 footer offset | u32 footer length | magic
 
-Each frame holds the encoded timestamps/values of up to ~256 KiB of series, so
-zstd also exploits the similarity between neighbouring series (the buckets of a
-histogram sit next to each other). Series scraped together share their
-timestamps; each distinct timestamp column is stored once per block.
-
-The footer holds a small JSON header, the frame table, the timestamp-column
-table and one index row per series (sorted by series id). Blocks are written to
-a temporary name, fsynced and renamed, so a crash never leaves half a block.
+A *group* is a set of series sharing one timestamp column (series scraped
+together), encoded column-wise by ``encoding.encode_group`` and compressed as
+one zstd frame, so neighbouring series (the buckets of a histogram) also
+compress against each other. The footer holds a JSON header, the group table
+and one index row per series (sorted by series id) saying where it lives.
+Blocks are written under a temporary name, fsynced and renamed: a crash never
+leaves half a block.
 """
 
 from __future__ import annotations
@@ -28,138 +27,104 @@ import numpy as np
 import numpy.typing as npt
 import zstandard
 
-from watchkeeper.monitor.storage.encoding import (
-    decode_ints,
-    decode_values,
-    encode_ints,
-    encode_values,
-)
+from watchkeeper.errors import StorageError
+from watchkeeper.monitor.storage.encoding import decode_group, encode_group
 
-__all__ = ["Block", "SeriesChunk", "write_block"]
+__all__ = ["Block", "DecodedCache", "Group", "SeriesChunk", "write_block"]
 
-MAGIC = b"WKBLK001"
+MAGIC = b"WKBLK002"
 _TAIL = struct.Struct("<QI")
-_FRAME_TARGET = 256 * 1024
-_CACHE_FRAMES = 32
+MAX_GROUP_ROWS = 512
 
-# One row per series: where its values are, which timestamp column it uses.
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+U32 = npt.NDArray[np.uint32]
+
 INDEX_DTYPE = np.dtype(
     [
         ("sid", "<u4"),
-        ("frame", "<u4"),
-        ("offset", "<u4"),
-        ("length", "<u4"),
-        ("tcol", "<u4"),
+        ("group", "<u4"),
+        ("row", "<u4"),
         ("count", "<u4"),
         ("mint", "<i8"),
         ("maxt", "<i8"),
         ("last", "<f8"),
     ]
 )
-# Where each distinct timestamp column is.
-TCOL_DTYPE = np.dtype([("frame", "<u4"), ("offset", "<u4"), ("length", "<u4")])
-FRAME_DTYPE = np.dtype([("offset", "<u8"), ("length", "<u4")])
+GROUP_DTYPE = np.dtype(
+    [("offset", "<u8"), ("length", "<u4"), ("rows", "<u4"), ("mint", "<i8"), ("maxt", "<i8")]
+)
 
 
 @dataclass(frozen=True, slots=True)
 class SeriesChunk:
     sid: int
-    timestamps: npt.NDArray[np.int64]
-    values: npt.NDArray[np.float64]
+    timestamps: I64
+    values: F64
 
 
-class _FrameWriter:
-    def __init__(self, fh: object, level: int) -> None:
-        self._fh = fh
-        self._cctx = zstandard.ZstdCompressor(level=level)
-        self._buf: list[bytes] = []
-        self._size = 0
-        self.frames: list[tuple[int, int]] = []
-        self.pos = len(MAGIC)
+@dataclass(frozen=True, slots=True)
+class Group:
+    """Series ``sids`` (ascending) sharing ``timestamps``; ``values[i]`` belongs to ``sids[i]``."""
 
-    def put(self, data: bytes) -> tuple[int, int, int]:
-        """Queue ``data``; returns (frame number, offset in frame, length)."""
-        where = (len(self.frames), self._size, len(data))
-        self._buf.append(data)
-        self._size += len(data)
-        if self._size >= _FRAME_TARGET:
-            self.flush()
-        return where
-
-    def flush(self) -> None:
-        if not self._buf:
-            return
-        compressed = self._cctx.compress(b"".join(self._buf))
-        self._fh.write(compressed)  # type: ignore[attr-defined]
-        self.frames.append((self.pos, len(compressed)))
-        self.pos += len(compressed)
-        self._buf, self._size = [], 0
+    timestamps: I64
+    sids: U32
+    values: F64
 
 
-def write_block(
-    path: Path, chunks: Iterable[SeriesChunk], *, level: int, zstd_level: int = 3
-) -> None:
-    """Write ``chunks`` (ascending sid, non-empty) as a block file at ``path``, atomically."""
+def write_block(path: Path, groups: Iterable[Group], *, level: int, zstd_level: int = 3) -> None:
+    """Write ``groups`` (each series in exactly one group) as a block file, atomically."""
     tmp = path.with_suffix(".tmp")
-    rows: list[tuple[int, int, int, int, int, int, int, int, float]] = []
-    tcols: dict[bytes, int] = {}
-    tcol_rows: list[tuple[int, int, int]] = []
+    cctx = zstandard.ZstdCompressor(level=zstd_level)
+    table: list[tuple[int, int, int, int, int]] = []
+    index_parts: list[npt.NDArray[np.void]] = []
+    pos = len(MAGIC)
     with open(tmp, "wb") as fh:
         fh.write(MAGIC)
-        frames = _FrameWriter(fh, zstd_level)
-        for chunk in chunks:
-            ts = chunk.timestamps
-            key = ts.tobytes()
-            tcol = tcols.get(key)
-            if tcol is None:
-                tcol = tcols[key] = len(tcol_rows)
-                tcol_rows.append(frames.put(encode_ints(ts)))
-            frame, offset, length = frames.put(encode_values(chunk.values))
-            rows.append(
-                (
-                    chunk.sid,
-                    frame,
-                    offset,
-                    length,
-                    tcol,
-                    len(ts),
-                    int(ts[0]),
-                    int(ts[-1]),
-                    float(chunk.values[-1]),
-                )
-            )
-        frames.flush()
-        index = np.array(rows, dtype=INDEX_DTYPE)
+        for group in groups:
+            t = group.timestamps
+            for start in range(0, len(group.sids), MAX_GROUP_ROWS):
+                sids = group.sids[start : start + MAX_GROUP_ROWS]
+                values = group.values[start : start + MAX_GROUP_ROWS]
+                data = cctx.compress(encode_group(t, values))
+                fh.write(data)
+                rows = np.zeros(len(sids), INDEX_DTYPE)
+                rows["sid"] = sids
+                rows["group"] = len(table)
+                rows["row"] = np.arange(len(sids))
+                rows["count"] = len(t)
+                rows["mint"] = t[0]
+                rows["maxt"] = t[-1]
+                rows["last"] = values[:, -1]
+                index_parts.append(rows)
+                table.append((pos, len(data), len(sids), int(t[0]), int(t[-1])))
+                pos += len(data)
+        index = np.concatenate(index_parts) if index_parts else np.zeros(0, INDEX_DTYPE)
+        index = index[np.argsort(index["sid"], kind="stable")]
+        if len(index) > 1 and (np.diff(index["sid"].astype(np.int64)) == 0).any():
+            raise StorageError(f"{path}: internal error, a series appears in two groups")
+        groups_arr = np.array(table, dtype=GROUP_DTYPE)
         header = {
             "level": level,
-            "series": len(rows),
+            "series": len(index),
+            "groups": len(table),
             "samples": int(index["count"].sum()),
-            "mint": int(index["mint"].min()) if rows else 0,
-            "maxt": int(index["maxt"].max()) if rows else 0,
-            "frames": len(frames.frames),
-            "tcols": len(tcol_rows),
+            "mint": int(index["mint"].min()) if len(index) else 0,
+            "maxt": int(index["maxt"].max()) if len(index) else 0,
         }
         head = json.dumps(header).encode()
-        footer = b"".join(
-            (
-                struct.pack("<I", len(head)),
-                head,
-                np.array(frames.frames, dtype=FRAME_DTYPE).tobytes(),
-                np.array(tcol_rows, dtype=TCOL_DTYPE).tobytes(),
-                index.tobytes(),
-            )
-        )
-        packed = zstandard.ZstdCompressor(level=zstd_level).compress(footer)
+        footer = struct.pack("<I", len(head)) + head + groups_arr.tobytes() + index.tobytes()
+        packed = cctx.compress(footer)
         fh.write(packed)
-        fh.write(_TAIL.pack(frames.pos, len(packed)))
+        fh.write(_TAIL.pack(pos, len(packed)))
         fh.write(MAGIC)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -167,56 +132,84 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class Block:
-    """A read-only block; the footer stays in memory, frames are read on demand."""
+class DecodedCache:
+    """LRU of decoded groups shared by all blocks, bounded in bytes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, budget_bytes: int = 64 * 1024 * 1024) -> None:
+        self.budget = budget_bytes
+        self.used = 0
+        self._items: OrderedDict[tuple[int, int], tuple[I64, F64]] = OrderedDict()
+
+    def get(self, key: tuple[int, int]) -> tuple[I64, F64] | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key: tuple[int, int], item: tuple[I64, F64]) -> None:
+        self._items[key] = item
+        self.used += item[0].nbytes + item[1].nbytes
+        while self.used > self.budget and len(self._items) > 1:
+            _, (t, v) = self._items.popitem(last=False)
+            self.used -= t.nbytes + v.nbytes
+
+    def forget(self, block_id: int) -> None:
+        for key in [k for k in self._items if k[0] == block_id]:
+            t, v = self._items.pop(key)
+            self.used -= t.nbytes + v.nbytes
+
+
+class Block:
+    """A read-only block; the footer stays in memory, groups are read and decoded on demand."""
+
+    _next_id = 0
+
+    def __init__(self, path: Path, cache: DecodedCache | None = None) -> None:
         self.path = path
+        self.cache = cache if cache is not None else DecodedCache(8 * 1024 * 1024)
+        Block._next_id += 1
+        self.id = Block._next_id
         self._fd = os.open(path, os.O_RDONLY)
         try:
             self._load_footer()
-        except Exception:
+        except (ValueError, struct.error, zstandard.ZstdError) as exc:
             os.close(self._fd)
-            raise
+            msg = f"{path}: corrupt block ({exc}); move it out of the data directory"
+            raise StorageError(msg) from None
         self._dctx = zstandard.ZstdDecompressor()
-        self._cache: OrderedDict[int, bytes] = OrderedDict()
 
     def _load_footer(self) -> None:
         size = os.fstat(self._fd).st_size
+        if size < 2 * len(MAGIC) + _TAIL.size:
+            raise ValueError("file too short")
         tail = os.pread(self._fd, _TAIL.size + len(MAGIC), size - _TAIL.size - len(MAGIC))
-        if size < 2 * len(MAGIC) + _TAIL.size or tail[_TAIL.size :] != MAGIC:
-            raise ValueError(f"{self.path}: not a watchkeeper block (bad magic); delete it")
+        if tail[_TAIL.size :] != MAGIC:
+            raise ValueError("bad magic")
         offset, length = _TAIL.unpack_from(tail)
         footer = zstandard.ZstdDecompressor().decompress(os.pread(self._fd, length, offset))
         (hlen,) = struct.unpack_from("<I", footer)
         self.meta: dict[str, int] = json.loads(footer[4 : 4 + hlen])
         pos = 4 + hlen
-        self.frames = np.frombuffer(footer, FRAME_DTYPE, self.meta["frames"], pos)
-        pos += self.frames.nbytes
-        self.tcols = np.frombuffer(footer, TCOL_DTYPE, self.meta["tcols"], pos)
-        pos += self.tcols.nbytes
-        self.index = np.frombuffer(footer, INDEX_DTYPE, self.meta["series"], pos)
+        self.groups = np.frombuffer(footer, GROUP_DTYPE, self.meta["groups"], pos).copy()
+        pos += self.groups.nbytes
+        self.index = np.frombuffer(footer, INDEX_DTYPE, self.meta["series"], pos).copy()
         self.sids = np.ascontiguousarray(self.index["sid"])
-        self.mint = self.meta["mint"]
-        self.maxt = self.meta["maxt"]
-        self.level = self.meta["level"]
-        self.samples = self.meta["samples"]
+        self.mint: int = self.meta["mint"]
+        self.maxt: int = self.meta["maxt"]
+        self.level: int = self.meta["level"]
+        self.samples: int = self.meta["samples"]
         self.nbytes = size
 
-    def _frame(self, number: int) -> bytes:
-        data = self._cache.get(number)
-        if data is not None:
-            self._cache.move_to_end(number)
-            return data
-        offset, length = self.frames[number]
-        data = self._dctx.decompress(os.pread(self._fd, int(length), int(offset)))
-        self._cache[number] = data
-        if len(self._cache) > _CACHE_FRAMES:
-            self._cache.popitem(last=False)
-        return data
-
-    def _slice(self, frame: int, offset: int, length: int) -> memoryview:
-        return memoryview(self._frame(frame))[offset : offset + length]
+    def group(self, number: int) -> tuple[I64, F64]:
+        """Decoded (timestamps, values matrix) of group ``number``."""
+        key = (self.id, number)
+        item = self.cache.get(key)
+        if item is None:
+            entry = self.groups[number]
+            raw = os.pread(self._fd, int(entry["length"]), int(entry["offset"]))
+            item = decode_group(self._dctx.decompress(raw))
+            self.cache.put(key, item)
+        return item
 
     def row_of(self, sid: int) -> int:
         """Index row of ``sid``, or -1 when the block has no samples of it."""
@@ -224,18 +217,12 @@ class Block:
         return i if i < len(self.sids) and int(self.sids[i]) == sid else -1
 
     def read_row(self, row: int) -> SeriesChunk:
-        r = self.index[row]
-        n = int(r["count"])
-        tc = self.tcols[int(r["tcol"])]
-        ts = decode_ints(self._slice(int(tc["frame"]), int(tc["offset"]), int(tc["length"])), n)
-        vs = decode_values(self._slice(int(r["frame"]), int(r["offset"]), int(r["length"])), n)
-        return SeriesChunk(int(r["sid"]), ts, vs)
-
-    def read_all(self) -> list[SeriesChunk]:
-        return [self.read_row(i) for i in range(len(self.index))]
+        entry = self.index[row]
+        t, v = self.group(int(entry["group"]))
+        return SeriesChunk(int(entry["sid"]), t, v[int(entry["row"])])
 
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        self._cache.clear()
+        self.cache.forget(self.id)

@@ -3,6 +3,7 @@
 Accepts exactly what ``promtool tsdb create-blocks-from openmetrics`` accepts
 (``# TYPE``/``# HELP``/``# UNIT`` lines, samples with timestamps in seconds,
 a final ``# EOF``), so one file can feed both engines in differential tests.
+Like promtool 2.42, ``_created`` series are imported as ordinary series.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def import_openmetrics(source: str | Path, tsdb: Appendable) -> ImportReport:
     like promtool). Samples must carry timestamps.
     """
     lines, where = _lines(source)
-    parser = Parser(openmetrics=True, where=where)
+    parser = Parser(openmetrics=True, where=where, drop_created=False)
     cache: dict[str, Labels] = {}
     samples = rejected = pending = 0
     mint: int | None = None

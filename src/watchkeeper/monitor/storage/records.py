@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 
 from watchkeeper.monitor.model import Labels
@@ -72,31 +71,15 @@ class RecordFile:
 
 
 def encode_labels(labels: Labels) -> bytes:
-    """Length-prefixed UTF-8 strings: label values may contain any character."""
-    parts = [_U32.pack(len(labels))]
-    for name, value in labels:
-        for text in (name, value):
-            raw = text.encode()
-            parts.append(_U32.pack(len(raw)))
-            parts.append(raw)
-    return b"".join(parts)
+    """u32 length, then names and values joined by 0xFF (a byte UTF-8 never contains)."""
+    raw = b"\xff".join(text.encode() for pair in labels for text in pair)
+    return _U32.pack(len(raw) if labels else 0xFFFFFFFF) + raw
 
 
 def decode_labels(buf: bytes, pos: int = 0) -> tuple[Labels, int]:
-    (count,) = _U32.unpack_from(buf, pos)
+    (length,) = _U32.unpack_from(buf, pos)
     pos += 4
-    pairs: list[tuple[str, str]] = []
-    for _ in range(count):
-        texts: list[str] = []
-        for _ in range(2):
-            (length,) = _U32.unpack_from(buf, pos)
-            pos += 4
-            texts.append(buf[pos : pos + length].decode())
-            pos += length
-        pairs.append((texts[0], texts[1]))
-    return tuple(pairs), pos
-
-
-def iter_u32(buf: bytes) -> Iterator[int]:
-    for (value,) in _U32.iter_unpack(buf):
-        yield value
+    if length == 0xFFFFFFFF:  # the empty label set (distinct from one empty string)
+        return (), pos
+    texts = [part.decode() for part in buf[pos : pos + length].split(b"\xff")]
+    return tuple(zip(texts[::2], texts[1::2], strict=True)), pos + length

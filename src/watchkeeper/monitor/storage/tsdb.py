@@ -27,11 +27,12 @@ from pathlib import Path
 from types import TracebackType
 
 import numpy as np
+import numpy.typing as npt
 
 from watchkeeper.errors import StorageError
 from watchkeeper.monitor.model import Labels, Matcher, SeriesData
-from watchkeeper.monitor.storage.block import Block, SeriesChunk, write_block
-from watchkeeper.monitor.storage.compact import merge_blocks
+from watchkeeper.monitor.storage.block import Block, DecodedCache, write_block
+from watchkeeper.monitor.storage.compact import groups_from_head, merge_blocks
 from watchkeeper.monitor.storage.head import Head
 from watchkeeper.monitor.storage.series import SeriesRegistry
 from watchkeeper.monitor.storage.wal import SeriesLog, Wal
@@ -39,13 +40,17 @@ from watchkeeper.monitor.storage.wal import SeriesLog, Wal
 __all__ = ["TSDB", "open_storage"]
 
 _NO_TS = -(2**63)
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+U32 = npt.NDArray[np.uint32]
 _MAX_LEVEL = 3
 _MERGE_FANIN = 4
 _BITS = struct.Struct("<d")
 
 
 def _same_bits(a: float, b: float) -> bool:
-    return a == b or _BITS.pack(a) == _BITS.pack(b)
+    # By bits, like Prometheus: NaN equals its own bits, and -0.0 differs from 0.0.
+    return _BITS.pack(a) == _BITS.pack(b)
 
 
 class TSDB:
@@ -81,6 +86,7 @@ class TSDB:
         self._min_cut = min_cut_samples
         self._max_span = max_head_span_ms
         self._lock = threading.RLock()
+        self._cache = DecodedCache()
         self._registry = SeriesRegistry()
         self._last_ts = array("q")
         self._last_val = array("d")
@@ -147,23 +153,32 @@ class TSDB:
                 path.unlink()
                 continue
             covered = last
-            self._blocks.append((first, last, Block(path)))
+            self._blocks.append((first, last, Block(path, self._cache)))
 
-    def _replay_batch(self, sids: np.ndarray, ts: np.ndarray, vals: np.ndarray) -> None:
-        keep = []
-        last_ts, last_val, known = self._last_ts, self._last_val, len(self._last_ts)
-        for i, (sid, t, v) in enumerate(
-            zip(sids.tolist(), ts.tolist(), vals.tolist(), strict=True)
-        ):
-            # Samples already in a block (crash before the WAL checkpoint) fail this check.
-            if sid < known and t > last_ts[sid]:
-                last_ts[sid] = t
-                last_val[sid] = v
-                keep.append(i)
-                self._maxt = max(self._maxt, t)
-        if keep:
-            idx = np.asarray(keep)
-            self._head.add(sids[idx].astype(np.uint32), ts[idx], vals[idx])
+    def _replay_batch(self, sids: U32, ts: I64, vals: F64) -> None:
+        """Re-apply one WAL record; samples already in a block fail the ordering check."""
+        known = sids < len(self._last_ts)
+        if len(np.unique(sids)) == len(sids):
+            # A scrape: each series once, so the ordering check is one vector comparison.
+            last_ts = np.frombuffer(self._last_ts, dtype=np.int64)
+            last_val = np.frombuffer(self._last_val, dtype=np.float64)
+            keep = known.copy()
+            keep[known] = ts[known] > last_ts[sids[known]]
+            last_ts[sids[keep]] = ts[keep]
+            last_val[sids[keep]] = vals[keep]
+            del last_ts, last_val  # release the views so the arrays can grow later
+        else:
+            keep = np.zeros(len(sids), np.bool_)
+            lts, lvals, n = self._last_ts, self._last_val, len(self._last_ts)
+            rows = zip(sids.tolist(), ts.tolist(), vals.tolist(), strict=True)
+            for i, (sid, t, v) in enumerate(rows):
+                if sid < n and t > lts[sid]:
+                    lts[sid] = t
+                    lvals[sid] = v
+                    keep[i] = True
+        if keep.any():
+            self._maxt = max(self._maxt, int(ts[keep].max()))
+            self._head.add(sids[keep], ts[keep], vals[keep])
 
     # -- writing -----------------------------------------------------------
 
@@ -225,16 +240,12 @@ class TSDB:
             self._check_open()
             if self._head.samples == 0:
                 return
-            snap = self._head.snapshot()
-            chunks = [
-                SeriesChunk(sid, snap.timestamps[lo:hi], snap.values[lo:hi])
-                for sid, lo, hi in snap.groups()
-            ]
+            groups = groups_from_head(self._head.snapshot())
             seq = self._next_seq()
             path = self.dir / "blocks" / f"{seq:08d}-{seq:08d}-0.blk"
             first_new_segment = self._wal.start_segment()
-            write_block(path, chunks, level=0)
-            self._blocks.append((seq, seq, Block(path)))
+            write_block(path, groups, level=0)
+            self._blocks.append((seq, seq, Block(path, self._cache)))
             self._wal.drop_before(first_new_segment)
             self._head.clear()
             self._counters["head_cuts"] += 1
@@ -255,7 +266,7 @@ class TSDB:
             level = group[0][2].level + 1
             path = self.dir / "blocks" / f"{first:08d}-{last:08d}-{level}.blk"
             merge_blocks(path, [b for _, _, b in group], level=level)
-            self._blocks[start : start + _MERGE_FANIN] = [(first, last, Block(path))]
+            self._blocks[start : start + _MERGE_FANIN] = [(first, last, Block(path, self._cache))]
             for _, _, block in group:
                 block.close()
                 block.path.unlink(missing_ok=True)
