@@ -57,6 +57,8 @@ def aggregate(
     if op == "count_values":
         assert isinstance(param, str)
         return _count_values(series, grouping, without, param, steps)
+    if op in _GROUPED:
+        return _grouped(op, series, grouping, without, steps)
     out: list[StepSeries] = []
     for labels, members in _groups(series, grouping, without).items():
         values = np.vstack([s.values for s in members])
@@ -72,54 +74,61 @@ def aggregate(
     return out
 
 
-def _kahan_rows(values: FloatArray, present: BoolArray) -> tuple[FloatArray, FloatArray]:
-    steps = values.shape[1]
-    total = np.zeros(steps)
-    c = np.zeros(steps)
-    for row, mask in zip(values, present, strict=True):
-        inc = np.where(mask, row, 0.0)
-        t = total + inc
-        big = np.abs(total) >= np.abs(inc)
-        delta = np.where(big, (total - t) + inc, (inc - t) + total)
-        c = np.where(np.isinf(t), 0.0, c + np.where(mask, delta, 0.0))
-        total = np.where(mask, t, total)
-    return total, c
+# Above this ratio of sum(|v|) to |sum(v)|, plain float summation may lose digits
+# that Prometheus' Kahan summation keeps: such cells are recomputed exactly.
+_ILL_CONDITIONED = 1e3
+
+_GROUPED = frozenset({"sum", "avg", "count", "group", "min", "max"})
 
 
-def _sum(values: FloatArray, present: BoolArray) -> FloatArray:
-    total, c = _kahan_rows(values, present)
-    out: FloatArray = total + c
-    return out
+def _grouped(
+    op: str,
+    series: list[StepSeries],
+    grouping: tuple[str, ...],
+    without: bool,
+    steps: int,
+) -> list[StepSeries]:
+    """The common aggregations for all groups at once, with numpy's ``reduceat``.
 
-
-def _avg(values: FloatArray, present: BoolArray) -> FloatArray:
-    total, c = _kahan_rows(values, present)
-    count = present.sum(axis=0)
-    result: FloatArray = (total + c) / np.maximum(count, 1)
-    # Overflow or non-finite inputs: replay Prometheus' exact scalar algorithm.
-    for i in np.nonzero(~np.isfinite(total) & (count > 0))[0].tolist():
-        result[i] = mathutil.mean(values[present[:, i], i].tolist())
-    return result
-
-
-def _count(values: FloatArray, present: BoolArray) -> FloatArray:
-    out: FloatArray = present.sum(axis=0).astype(np.float64)
-    return out
-
-
-def _group(values: FloatArray, present: BoolArray) -> FloatArray:
-    return np.ones(values.shape[1])
-
-
-def _min(values: FloatArray, present: BoolArray) -> FloatArray:
-    # fmin skips NaN, so NaN results only when every present value is NaN.
-    out: FloatArray = np.fmin.reduce(np.where(present, values, np.nan), axis=0)
-    return out
-
-
-def _max(values: FloatArray, present: BoolArray) -> FloatArray:
-    out: FloatArray = np.fmax.reduce(np.where(present, values, np.nan), axis=0)
-    return out
+    Series are sorted by group so that each group is one contiguous block of rows.
+    """
+    if not series:
+        return []
+    keys: dict[Labels, int] = {}
+    group_of = np.empty(len(series), dtype=np.int64)
+    for i, s in enumerate(series):
+        group_of[i] = keys.setdefault(_group_labels(s.labels, grouping, without), len(keys))
+    order = np.argsort(group_of, kind="stable")
+    starts = np.searchsorted(group_of[order], np.arange(len(keys)))
+    values = np.vstack([series[i].values for i in order.tolist()])
+    present = np.vstack([series[i].present for i in order.tolist()])
+    any_present = np.logical_or.reduceat(present, starts, axis=0)
+    count = np.add.reduceat(present.astype(np.float64), starts, axis=0)
+    with np.errstate(all="ignore"):
+        if op in ("sum", "avg"):
+            masked = np.where(present, values, 0.0)
+            total = np.add.reduceat(masked, starts, axis=0)
+            magnitude = np.add.reduceat(np.abs(masked), starts, axis=0)
+            result = total if op == "sum" else total / np.maximum(count, 1)
+            redo = any_present & (
+                ~np.isfinite(total) | (magnitude > _ILL_CONDITIONED * np.abs(total))
+            )
+            bounds = [*starts.tolist(), len(order)]
+            for g, k in zip(*np.nonzero(redo), strict=True):
+                rows = slice(bounds[g], bounds[g + 1])
+                col = values[rows, k][present[rows, k]].tolist()
+                exact = mathutil.kahan_sum(col) if op == "sum" else mathutil.mean(col)
+                result[g, k] = exact
+        elif op == "count":
+            result = count
+        elif op == "group":
+            result = np.ones_like(count)
+        else:
+            # fmin/fmax skip NaN, so NaN results only when every present value is NaN.
+            reduce = np.fmin if op == "min" else np.fmax
+            result = reduce.reduceat(np.where(present, values, np.nan), starts, axis=0)
+    labels = list(keys)
+    return [StepSeries(labels[g], result[g], any_present[g]) for g in range(len(keys))]
 
 
 def _welford(values: FloatArray, present: BoolArray) -> FloatArray:
@@ -153,12 +162,6 @@ def _stddev(values: FloatArray, present: BoolArray) -> FloatArray:
 
 
 _REDUCERS = {
-    "sum": _sum,
-    "avg": _avg,
-    "count": _count,
-    "group": _group,
-    "min": _min,
-    "max": _max,
     "stddev": _stddev,
     "stdvar": _stdvar,
 }

@@ -41,7 +41,7 @@ from watchkeeper.monitor.promql.binops import (
 from watchkeeper.monitor.promql.histogram import histogram_quantile
 from watchkeeper.monitor.promql.parser import parse
 from watchkeeper.monitor.promql.rangefuncs import KEEPS_NAME, RANGE_FUNCTIONS, RangeCtx
-from watchkeeper.monitor.promql.selectors import fetch, instant_lookup, windows
+from watchkeeper.monitor.promql.selectors import batch_windows, fetch, instant_lookup, windows
 from watchkeeper.monitor.promql.steps import (
     Evaluated,
     FloatArray,
@@ -316,20 +316,20 @@ class _Evaluator:
         params = [self._scalar(a, ts) for i, a in enumerate(e.args) if i != matrix_index]
         arg = self.eval(e.args[matrix_index], ts)
         assert isinstance(arg, RangeArg)
+        if not arg.series:
+            return []
         ctx = RangeCtx(arg.ends, arg.range_ms, ts, params)
-        func = RANGE_FUNCTIONS[e.name]
+        ts_all, vs_all, lo, hi = batch_windows(arg.series, arg.ends, arg.range_ms)
+        # Prometheus counts the samples loaded for one step at a time.
+        self._count(int((hi - lo).sum(axis=0).max()))
+        values, present = RANGE_FUNCTIONS[e.name](ts_all, vs_all, lo, hi, ctx)
+        self._check_time()
         keep_name = e.name in KEEPS_NAME
         out: list[StepSeries] = []
-        loaded = np.zeros(len(ts), dtype=np.int64)
-        for s in arg.series:
-            lo, hi = windows(s, arg.ends, arg.range_ms)
-            loaded += hi - lo
-            values, present = func(s, lo, hi, ctx)
-            if present.any():
+        for i, s in enumerate(arg.series):
+            if present[i].any():
                 labels = s.labels if keep_name else drop_name(s.labels)
-                out.append(StepSeries(labels, values, present))
-        self._count(int(loaded.max()) if len(loaded) else 0)
-        self._check_time()
+                out.append(StepSeries(labels, values[i], present[i]))
         return merge_same_labels(out)
 
     def _absent_over_time(self, e: Call, ts: IntArray) -> list[StepSeries]:

@@ -1,10 +1,11 @@
-"""Functions over range vectors (``rate``, ``*_over_time``, ``deriv``, ...), one series at a time.
+"""Functions over range vectors (``rate``, ``*_over_time``, ``deriv``, ...), all series at once.
 
-Each function gets one series' raw samples plus, per step, the index window
-``[lo, hi)`` of the samples inside ``(end - range, end]``; it returns a value and a
-presence mask per step. ``rate`` and friends are vectorised over steps (they drive
-the dashboard queries); the rest loop over windows in Python with Prometheus'
-exact summation order.
+The samples of every series are concatenated into one timestamp and one value
+array; per series and step, ``lo[i, k]:hi[i, k]`` indexes the samples inside the
+window ``(end_k - range, end_k]`` (always within series ``i``'s block). ``rate`` and
+friends are computed for the whole (series x steps) grid with a handful of numpy
+operations, which is what keeps dashboard range queries fast; the rest loop over
+windows in Python with Prometheus' exact summation order.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from watchkeeper.monitor.promql import mathutil
-from watchkeeper.monitor.promql.steps import BoolArray, FloatArray, IntArray, RangeSeries
+from watchkeeper.monitor.promql.steps import BoolArray, FloatArray, IntArray
 
-__all__ = ["RANGE_FUNCTIONS", "KEEPS_NAME", "RangeCtx"]
+__all__ = ["KEEPS_NAME", "RANGE_FUNCTIONS", "RangeCtx", "linear_regression"]
 
 
 @dataclass(slots=True)
@@ -29,21 +30,23 @@ class RangeCtx:
     params: list[FloatArray]  # scalar arguments other than the range vector, per step
 
 
-RangeFunc = Callable[[RangeSeries, IntArray, IntArray, RangeCtx], tuple[FloatArray, BoolArray]]
+# (timestamps, values, lo, hi, ctx) -> (values, present), both shaped like lo.
+RangeFunc = Callable[
+    [IntArray, FloatArray, IntArray, IntArray, RangeCtx], tuple[FloatArray, BoolArray]
+]
 
 
 def _extrapolated(is_counter: bool, is_rate: bool) -> RangeFunc:
-    """Prometheus' extrapolatedRate, for all steps of one series at once."""
+    """Prometheus' extrapolatedRate over the whole grid."""
 
     def fn(
-        s: RangeSeries, lo: IntArray, hi: IntArray, ctx: RangeCtx
+        ts: IntArray, vs: FloatArray, lo: IntArray, hi: IntArray, ctx: RangeCtx
     ) -> tuple[FloatArray, BoolArray]:
         n = hi - lo
         ok = n >= 2
-        out = np.zeros(len(lo), dtype=np.float64)
+        out = np.zeros(lo.shape, dtype=np.float64)
         if not ok.any():
             return out, ok
-        ts, vs = s.timestamps, s.values
         first_i = np.where(ok, lo, 0)
         last_i = np.where(ok, hi - 1, 0)
         first_v, last_v = vs[first_i], vs[last_i]
@@ -79,26 +82,31 @@ def _extrapolated(is_counter: bool, is_rate: bool) -> RangeFunc:
 def _add_resets(
     vs: FloatArray, lo: IntArray, hi: IntArray, ok: BoolArray, result: FloatArray
 ) -> FloatArray:
-    """Add the pre-reset value for every counter reset inside each window."""
+    """Add the pre-reset value for every counter reset inside each window.
+
+    Counting resets with a cumulative sum is exact and cheap; only windows that
+    contain one are re-added sample by sample, in Prometheus' order.
+    """
     if len(vs) < 2:
         return result
     drops = vs[1:] < vs[:-1]
     if not drops.any():
         return result
-    # drops_before[k] = resets among pairs (j-1, j) with j < k + 1.
+    # cum[k] = resets among pairs (j-1, j) with j <= k; a window [lo, hi) holds
+    # the pairs with lo < j < hi (never across series: windows stay in one block).
     cum = np.concatenate(([0], np.cumsum(drops)))
-    # pairs inside [lo, hi): j in (lo, hi) -> cum[hi-1] - cum[lo]
     counts = np.where(ok, cum[np.maximum(hi - 1, 0)] - cum[lo], 0)
     result = result.copy()
-    for i in np.nonzero(counts > 0)[0]:
-        r = float(result[i])
-        prev = float(vs[lo[i]])
-        for j in range(int(lo[i]) + 1, int(hi[i])):
+    for idx in zip(*np.nonzero(counts > 0), strict=True):
+        a, b = int(lo[idx]), int(hi[idx])
+        r = float(result[idx])
+        prev = float(vs[a])
+        for j in range(a + 1, b):
             cur = float(vs[j])
             if cur < prev:
                 r += prev
             prev = cur
-        result[i] = r
+        result[idx] = r
     return result
 
 
@@ -106,12 +114,11 @@ def _instant(is_rate: bool) -> RangeFunc:
     """irate / idelta: from the last two samples of each window."""
 
     def fn(
-        s: RangeSeries, lo: IntArray, hi: IntArray, ctx: RangeCtx
+        ts: IntArray, vs: FloatArray, lo: IntArray, hi: IntArray, ctx: RangeCtx
     ) -> tuple[FloatArray, BoolArray]:
         ok = (hi - lo) >= 2
         last = np.where(ok, hi - 1, 0)
         prev = np.where(ok, hi - 2, 0)
-        ts, vs = s.timestamps, s.values
         lv, pv = vs[last], vs[prev]
         dt = (ts[last] - ts[prev]).astype(np.float64)
         ok &= dt != 0
@@ -133,23 +140,18 @@ def _per_window(min_samples: int, f: WindowFunc) -> RangeFunc:
     """Run ``f(timestamps, values, step_index, ctx)`` for every window with enough samples."""
 
     def fn(
-        s: RangeSeries, lo: IntArray, hi: IntArray, ctx: RangeCtx
+        ts: IntArray, vs: FloatArray, lo: IntArray, hi: IntArray, ctx: RangeCtx
     ) -> tuple[FloatArray, BoolArray]:
-        steps = len(lo)
-        out = np.zeros(steps, dtype=np.float64)
-        present = np.zeros(steps, dtype=np.bool_)
-        ts_list: list[int] = s.timestamps.tolist()
-        vs_list: list[float] = s.values.tolist()
-        lo_l: list[int] = lo.tolist()
-        hi_l: list[int] = hi.tolist()
-        for i in range(steps):
-            a, b = lo_l[i], hi_l[i]
-            if b - a < min_samples:
-                continue
-            v = f(ts_list[a:b], vs_list[a:b], i, ctx)
+        out = np.zeros(lo.shape, dtype=np.float64)
+        present = np.zeros(lo.shape, dtype=np.bool_)
+        ts_list: list[int] = ts.tolist()
+        vs_list: list[float] = vs.tolist()
+        for i, k in zip(*np.nonzero(hi - lo >= min_samples), strict=True):
+            a, b = int(lo[i, k]), int(hi[i, k])
+            v = f(ts_list[a:b], vs_list[a:b], int(k), ctx)
             if v is not None:
-                out[i] = v
-                present[i] = True
+                out[i, k] = v
+                present[i, k] = True
         return out, present
 
     return fn

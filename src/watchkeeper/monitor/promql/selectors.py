@@ -20,7 +20,7 @@ from watchkeeper.monitor.promql.steps import (
     StepSeries,
 )
 
-__all__ = ["fetch", "instant_lookup", "stale_mask", "windows"]
+__all__ = ["batch_windows", "fetch", "instant_lookup", "stale_mask", "windows"]
 
 
 def stale_mask(values: FloatArray) -> BoolArray:
@@ -74,3 +74,35 @@ def windows(series: RangeSeries, ends: IntArray, range_ms: int) -> tuple[IntArra
     lo = np.searchsorted(ts, ends - range_ms, side="right").astype(np.int64)
     hi = np.searchsorted(ts, ends, side="right").astype(np.int64)
     return lo, hi
+
+
+def batch_windows(
+    series: list[RangeSeries], ends: IntArray, range_ms: int
+) -> tuple[IntArray, FloatArray, IntArray, IntArray]:
+    """All series' samples concatenated, and per (series, step) the window ``[lo, hi)``.
+
+    ``ends`` never decreases (steps ascend; with ``@`` it is constant), so instead
+    of a binary search per (series, step) each sample is placed once among the
+    steps and the per-series counts are accumulated along the steps:
+    ``hi[i, k]`` = start of series i + number of its samples with ``t <= ends[k]``.
+    """
+    ts_all = np.concatenate([s.timestamps for s in series])
+    vs_all = np.concatenate([s.values for s in series])
+    counts = np.array([len(s.timestamps) for s in series], dtype=np.int64)
+    first = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    owner = np.repeat(np.arange(len(series), dtype=np.int64), counts)
+    lo = first[:, None] + _samples_at_or_before(ts_all, owner, ends - range_ms, len(series))
+    hi = first[:, None] + _samples_at_or_before(ts_all, owner, ends, len(series))
+    return ts_all, vs_all, lo, hi
+
+
+def _samples_at_or_before(
+    ts_all: IntArray, owner: IntArray, limits: IntArray, n_series: int
+) -> IntArray:
+    """Per series i and step k: how many of i's samples have ``t <= limits[k]``."""
+    steps = len(limits)
+    # A sample with t <= limits[k] counts for every step k >= first_step.
+    first_step = np.searchsorted(limits, ts_all, side="left")
+    hist = np.bincount(owner * (steps + 1) + first_step, minlength=n_series * (steps + 1))
+    out: IntArray = np.cumsum(hist.reshape(n_series, steps + 1), axis=1)[:, :steps]
+    return out
