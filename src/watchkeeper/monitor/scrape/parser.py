@@ -149,6 +149,7 @@ class Parser:
     helps: dict[str, str] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
     saw_eof: bool = False
+    lineno: int = 0  # the line of the sample last yielded, for callers' error messages
 
     def parse(self, text: str) -> Iterator[ParsedSample]:
         return self.parse_lines(text.split("\n"))
@@ -178,6 +179,7 @@ class Parser:
                 key, rest = parts[0], parts[1:]
             if om and self.drop_created and "_created" in key and self._is_created(key):
                 continue
+            self.lineno = lineno
             yield key, self._value(rest, line, lineno), self._timestamp(rest, line, lineno)
         if om and not self.saw_eof:
             raise ExpositionError("OpenMetrics text must end with '# EOF'", lineno, self.where)

@@ -165,7 +165,7 @@ class TargetScraper:
         for key, value, ts in parser.parse(text):
             labels = cache.get(key)
             if labels is None:
-                labels = cache[key] = labeler(parse_series(key, 0, cfg.url))
+                labels = cache[key] = labeler(parse_series(key, parser.lineno, cfg.url))
             out.append((key, labels, value, ts))
             if cfg.series_limit and len(out) > cfg.series_limit:
                 msg = f"series limit exceeded: more than {cfg.series_limit} series"

@@ -57,22 +57,14 @@ def import_openmetrics(source: str | Path, tsdb: Appendable) -> ImportReport:
     samples = rejected = pending = 0
     mint: int | None = None
     maxt: int | None = None
-    lineno = 0
-
-    def counted(it: Iterator[str]) -> Iterator[str]:
-        nonlocal lineno
-        for line in it:
-            lineno += 1
-            yield line
-
     try:
-        for key, value, ts in parser.parse_lines(counted(lines)):
+        for key, value, ts in parser.parse_lines(lines):
             labels = cache.get(key)
             if labels is None:
-                labels = cache[key] = parse_series(key, lineno, where)
+                labels = cache[key] = parse_series(key, parser.lineno, where)
             if ts is None:
                 msg = "sample without a timestamp; every imported sample needs one (seconds)"
-                raise ExpositionError(msg, lineno, where)
+                raise ExpositionError(msg, parser.lineno, where)
             if tsdb.append(labels, ts, value):
                 samples += 1
                 mint = ts if mint is None or ts < mint else mint

@@ -1,0 +1,79 @@
+"""ScrapeManager: loops run on their own, config changes apply live, removed targets go stale."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from tests.monitor.scrape.conftest import Target
+from watchkeeper.monitor.model import is_stale_nan
+from watchkeeper.monitor.scrape import ScrapeManager, TargetConfig
+from watchkeeper.monitor.storage import MemoryStorage
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Wait for a condition (not a timing assertion: the bound only prevents a hang)."""
+    for _ in range(2000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("condition not reached within 20 s")
+
+
+def test_run_apply_config_and_stop(target: Target) -> None:
+    target.exposition.body = "a 1\n"
+    store = MemoryStorage()
+    first = TargetConfig("one", target.url, interval_s=0.1, timeout_s=0.1)
+    second = TargetConfig("two", target.url, interval_s=0.1, timeout_s=0.1)
+    manager = ScrapeManager(store, [first, second])
+    assert [s.health for s in manager.status()] == ["unknown", "unknown"]
+
+    def series_of(job: str) -> list[float]:
+        return [
+            v
+            for labels, (_, vs) in store._series.items()
+            if dict(labels).get("job") == job and dict(labels)["__name__"] == "a"
+            for v in vs
+        ]
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(manager.run())
+        await _until(lambda: all(s.health == "up" for s in manager.status()))
+        await _until(lambda: len(series_of("one")) >= 2)
+        manager.apply_config([first])
+        assert [s.job for s in manager.status()] == ["one"]
+        assert is_stale_nan(series_of("two")[-1])
+        scraped = len(series_of("one"))
+        await _until(lambda: len(series_of("one")) > scraped)  # "one" keeps running
+        # A new target added while running starts scraping too.
+        third = TargetConfig("three", target.url, interval_s=0.1, timeout_s=0.1)
+        manager.apply_config([first, third])
+        await _until(lambda: len(series_of("three")) >= 1)
+        await manager.stop()
+        await runner
+
+    asyncio.run(scenario())
+    assert not [v for v in series_of("two")[:-1] if is_stale_nan(v)]
+
+
+def test_scrape_all_once(target: Target) -> None:
+    target.exposition.body = "a 1\n"
+    store = MemoryStorage()
+    manager = ScrapeManager(store, [TargetConfig("one", target.url)])
+
+    async def once() -> None:
+        await manager.scrape_all()
+        await manager.stop()
+
+    asyncio.run(once())
+    (status,) = manager.status()
+    assert status.health == "up"
+    assert status.samples == 1
+
+
+def test_duplicate_targets_are_rejected(target: Target) -> None:
+    cfg = TargetConfig("one", target.url)
+    with pytest.raises(ValueError, match="duplicate scrape targets"):
+        ScrapeManager(MemoryStorage(), [cfg, cfg])
