@@ -1,0 +1,377 @@
+"""Throughput over loopback: a bare FastAPI app vs the same app instrumented, under uvicorn.
+
+Each variant runs in its own real uvicorn process (1 worker, 127.0.0.1, a free
+port, access log off for both so the comparison is not diluted by logging). The
+load comes from ``wrk`` in a separate process (``apt-get install -y wrk``), or,
+when wrk is missing, from a bounded asyncio httpx client with fixed concurrency in
+a subprocess. Load goes to one server at a time, in rounds that alternate the
+order; we report requests/s per round, the medians and their ratio. Everything is
+bounded: fixed duration per run, timeouts on every wait, and the servers are
+killed at the end, also on error.
+
+Requests/s on a shared machine depend on how much CPU the server was given, so we
+also read the server process's CPU time (``/proc/<pid>/stat``) around each run:
+CPU µs per request is the server's cost, free of other processes' load, and
+``bare CPU/req ÷ watchkeeper CPU/req`` is the throughput ratio a dedicated core
+would see. Both are reported; the target verdict uses requests/s as specified.
+
+After the rounds the instrumented server's own /metrics is read back and its
+request count compared with what the load generator completed, to prove the
+measured path really recorded every request.
+
+Why a launcher process: watchkeeper turns on its multiprocess mode when the
+server's parent process looks like a gunicorn/uvicorn supervisor, and it decides
+that from the parent's command line. Started directly from this module (whose
+name contains "uvicorn") a single server would be misdetected; the neutral
+launcher keeps the server in the single-process mode a user of ``uvicorn app:app``
+gets. Each server reports the mode it ended up in and we check it.
+
+Run: ``.venv/bin/python -m benchmarks.bench_uvicorn [--rounds 3] [--duration 5]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from benchmarks._common import machine, median, table, verdict
+
+TARGET_RATIO = 0.95
+VARIANTS = ("bare", "watchkeeper")
+PATH = "/items/42"
+ROUTE = "/items/{item_id}"
+READY_TIMEOUT_S = 30.0
+_MODE_RE = re.compile(r"watchkeeper-bench-mode: (\S+)")
+_PID_RE = re.compile(r"watchkeeper-bench-pid: (\d+)")
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# Runs the server as its child and forwards SIGTERM. Its own command line must not
+# name a server supervisor (see the module docstring), so the child's argv comes in
+# through the environment.
+_LAUNCHER = (
+    "import json, os, signal, subprocess, sys\n"
+    "child = subprocess.Popen(json.loads(os.environ['WK_BENCH_CHILD_ARGV']))\n"
+    "signal.signal(signal.SIGTERM, lambda *_: child.terminate())\n"
+    "sys.exit(child.wait())\n"
+)
+
+
+# -- the server side (runs in the child process) --------------------------------------
+def serve(variant: str, port: int) -> None:
+    import uvicorn
+
+    from benchmarks.bench_http import fastapi_app
+
+    print(f"watchkeeper-bench-pid: {os.getpid()}", file=sys.stderr, flush=True)
+    app = fastapi_app()
+    if variant == "watchkeeper":
+        import watchkeeper
+        from watchkeeper.instrument import multiprocess
+
+        app = watchkeeper.instrument(app, service="bench")
+        directory = multiprocess.active_directory()
+        mode = "single-process" if directory is None else f"multiprocess:{directory}"
+        print(f"watchkeeper-bench-mode: {mode}", file=sys.stderr, flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+# -- the load side ----------------------------------------------------------------------
+@dataclass
+class LoadResult:
+    requests: int
+    seconds: float
+    errors: int
+    server_cpu_s: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+
+def _wrk(url: str, connections: int, duration: float) -> LoadResult:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--timeout", "2s", url]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=duration + 30, check=True
+    ).stdout
+    m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
+    if m is None:
+        raise RuntimeError(f"cannot read wrk's output:\n{out}")
+    scale = {"ms": 1e-3, "s": 1.0, "m": 60.0}[m.group(3)]
+    errors = 0
+    for pattern in (r"Non-2xx or 3xx responses: (\d+)", r"Socket errors: (.*)"):
+        em = re.search(pattern, out)
+        if em:
+            errors += sum(int(x) for x in re.findall(r"\d+", em.group(1)))
+    return LoadResult(int(m.group(1)), float(m.group(2)) * scale, errors)
+
+
+async def _httpx_load(url: str, connections: int, duration: float) -> LoadResult:
+    import httpx
+
+    done = 0
+    errors = 0
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=2.0) as client:
+        start = time.perf_counter()
+        deadline = start + duration
+
+        async def worker() -> None:
+            nonlocal done, errors
+            while time.perf_counter() < deadline:
+                try:
+                    response = await client.get(url)
+                    if response.status_code == 200:
+                        done += 1
+                    else:
+                        errors += 1
+                except httpx.HTTPError:
+                    errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        return LoadResult(done, time.perf_counter() - start, errors)
+
+
+def _httpx_subprocess(url: str, connections: int, duration: float) -> LoadResult:
+    cmd = [sys.executable, "-m", "benchmarks.bench_uvicorn", "--load", url]
+    cmd += ["--connections", str(connections), "--duration", str(duration)]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=duration + 60, check=True, cwd=_ROOT
+    )
+    data = json.loads(out.stdout.strip().splitlines()[-1])
+    return LoadResult(int(data["requests"]), float(data["seconds"]), int(data["errors"]))
+
+
+def load(url: str, connections: int, duration: float) -> LoadResult:
+    if shutil.which("wrk"):
+        return _wrk(url, connections, duration)
+    return _httpx_subprocess(url, connections, duration)
+
+
+# -- orchestration ----------------------------------------------------------------------
+_ROOT = str(Path(__file__).resolve().parent.parent)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(port: int, path: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+@dataclass
+class Server:
+    variant: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    results: list[LoadResult] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{PATH}"
+
+    def log_tail(self) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-20:])
+        except OSError:
+            return ""
+
+    def pid(self) -> int:
+        m = _PID_RE.search(self.log.read_text(errors="replace"))
+        if m is None:
+            raise RuntimeError(f"{self.variant} server did not report its pid")
+        return int(m.group(1))
+
+    def cpu_seconds(self) -> float:
+        """user + system CPU time of the server process so far."""
+        fields = Path(f"/proc/{self.pid()}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime, stime
+
+    def run_load(self, connections: int, duration: float) -> LoadResult:
+        before = self.cpu_seconds()
+        result = load(self.url, connections, duration)
+        result.server_cpu_s = self.cpu_seconds() - before
+        return result
+
+    def mode(self) -> str:
+        m = _MODE_RE.search(self.log.read_text(errors="replace"))
+        return m.group(1) if m else "-"
+
+
+def _start(variant: str, log_dir: Path) -> Server:
+    port = _free_port()
+    log = log_dir / f"{variant}.log"
+    child = [sys.executable, "-m", "benchmarks.bench_uvicorn", "--serve", variant]
+    child += ["--port", str(port)]
+    env = dict(os.environ, WK_BENCH_CHILD_ARGV=json.dumps(child))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _LAUNCHER],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=_ROOT,
+            start_new_session=True,  # its own process group: we stop launcher and server together
+        )
+    server = Server(variant, port, process, log)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{variant} server exited:\n{server.log_tail()}")
+        with contextlib.suppress(OSError):
+            status, body = _get(port, PATH, timeout=1.0)
+            if status == 200 and json.loads(body)["item_id"] == 42:
+                return server
+        time.sleep(0.1)
+    _stop(server)
+    raise RuntimeError(f"{variant} server not ready in {READY_TIMEOUT_S:g} s:\n{server.log_tail()}")
+
+
+def _stop(server: Server) -> None:
+    if server.process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGTERM)
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGKILL)
+        server.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_servers(variants: Sequence[str]) -> Iterator[list[Server]]:
+    servers: list[Server] = []
+    with tempfile.TemporaryDirectory(prefix="wk-bench-uvicorn-") as tmp:
+        try:
+            for variant in variants:
+                servers.append(_start(variant, Path(tmp)))
+            yield servers
+        finally:
+            for server in servers:
+                _stop(server)
+
+
+def _recorded(server: Server) -> float:
+    """Requests the instrumented server counted for the benchmarked route."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, body = _get(server.port, "/metrics")
+    if status != 200:
+        return float("nan")
+    total = 0.0
+    for fam in text_string_to_metric_families(body.decode()):
+        for s in fam.samples:
+            if (
+                s.name == "http_server_request_duration_seconds_count"
+                and s.labels.get("http_route") == ROUTE
+            ):
+                total += s.value
+    return total
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="uvicorn req/s: bare vs watchkeeper")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds per run")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds per server")
+    # Internal: the server and the fallback load generator run as this module too.
+    parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        serve(args.serve, args.port)
+        return
+    if args.load:
+        result = asyncio.run(_httpx_load(args.load, args.connections, args.duration))
+        print(json.dumps(result.__dict__))
+        return
+
+    generator = "wrk -t1" if shutil.which("wrk") else "httpx asyncio client (wrk not found)"
+    print(
+        f"bench_uvicorn: {args.rounds} rounds x {args.duration:g} s per variant, "
+        f"{args.connections} connections, GET {PATH}, load from {generator}"
+    )
+    print(machine() + "; uvicorn 1 worker, access log off, one server loaded at a time")
+    print()
+    with running_servers(VARIANTS) as servers:
+        warmed = {s.variant: load(s.url, args.connections, args.warmup) for s in servers}
+        for r in range(args.rounds):
+            for server in servers if r % 2 == 0 else list(reversed(servers)):
+                server.results.append(server.run_load(args.connections, args.duration))
+        wk = servers[1]
+        recorded = _recorded(wk)
+        modes = {s.variant: s.mode() for s in servers}
+
+    bare_rps = median([x.rps for x in servers[0].results])
+    bare_cpu = _cpu_us(servers[0].results)
+    rows = []
+    for server in servers:
+        rps = [x.rps for x in server.results]
+        m = median(rps)
+        cpu = _cpu_us(server.results)
+        rows.append([
+            server.variant,
+            " ".join(f"{x:.0f}" for x in rps),
+            f"{m:.0f}",
+            f"{m / bare_rps:.3f}",
+            f"{cpu:.0f}",
+            f"{bare_cpu / cpu:.3f}",
+            str(sum(x.errors for x in server.results)),
+        ])  # fmt: skip
+    headers = ["variant", "req/s per round", "median req/s", "vs bare"]
+    headers += ["server CPU µs/req", "bare CPU ÷ this", "errors"]
+    print(table(headers, rows))
+    print()
+    completed = sum(x.requests for x in wk.results) + warmed["watchkeeper"].requests + 1
+    runs = len(wk.results) + 1
+    print(
+        f"watchkeeper server mode: {modes['watchkeeper']}; its /metrics counted "
+        f"{recorded:.0f} requests for {ROUTE}; the load generator completed {completed} "
+        f"(+ up to {args.connections} still in flight at the end of each of {runs} runs)"
+    )
+    ratio = median([x.rps for x in wk.results]) / bare_rps
+    cpu_ratio = bare_cpu / _cpu_us(wk.results)
+    print()
+    print("targets:")
+    print(
+        f"  uvicorn throughput watchkeeper/bare {ratio:.3f} req/s >= {TARGET_RATIO}: "
+        f"{verdict(ratio >= TARGET_RATIO)} (by server CPU per request: {cpu_ratio:.3f})"
+    )
+
+
+def _cpu_us(results: Sequence[LoadResult]) -> float:
+    """Median over runs of server CPU µs per completed request."""
+    return median([x.server_cpu_s / x.requests * 1e6 for x in results if x.requests])
+
+
+if __name__ == "__main__":
+    main()
