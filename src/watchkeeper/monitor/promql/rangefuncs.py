@@ -95,7 +95,10 @@ def _add_resets(
     # cum[k] = resets among pairs (j-1, j) with j <= k; a window [lo, hi) holds
     # the pairs with lo < j < hi (never across series: windows stay in one block).
     cum = np.concatenate(([0], np.cumsum(drops)))
-    counts = np.where(ok, cum[np.maximum(hi - 1, 0)] - cum[lo], 0)
+    # Windows with fewer than two samples may sit past the last sample (lo == len).
+    first = np.where(ok, lo, 0)
+    last = np.where(ok, hi - 1, 0)
+    counts = np.where(ok, cum[last] - cum[first], 0)
     result = result.copy()
     for idx in zip(*np.nonzero(counts > 0), strict=True):
         a, b = int(lo[idx]), int(hi[idx])
