@@ -175,7 +175,7 @@ class _Evaluator:
     # -- bookkeeping -----------------------------------------------------------------
 
     def _check_time(self) -> None:
-        if time.monotonic() > self.deadline:
+        if time.monotonic() >= self.deadline:
             raise QueryError("query timed out in query execution", "timeout")
 
     def _count(self, n: int) -> None:
