@@ -203,12 +203,30 @@ def sort_series(series: list[StepSeries], *, descending: bool, step: int = 0) ->
     return sorted(series, key=key)
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(value: str) -> tuple[tuple[int, int, str], ...]:
+    """Natural ordering ("cpu2" < "cpu10"), as the natsort package Prometheus uses."""
+    parts = []
+    for chunk in _DIGITS.split(value):
+        if not chunk:
+            continue
+        if chunk.isdigit():
+            parts.append((0, int(chunk), chunk))
+        else:
+            parts.append((1, 0, chunk))
+    return tuple(parts)
+
+
 def sort_by_label(
     series: list[StepSeries], names: list[str], *, descending: bool
 ) -> list[StepSeries]:
-    def key(s: StepSeries) -> tuple[str, ...]:
+    """Order by the named labels (naturally), ties broken by the full label set."""
+
+    def key(s: StepSeries) -> tuple[tuple[tuple[int, int, str], ...], ...]:
         d = dict(s.labels)
-        return tuple(d.get(n, "") for n in names)
+        return tuple(natural_key(d.get(n, "")) for n in names)
 
     ordered = sorted(series, key=lambda s: s.labels, reverse=descending)
     return sorted(ordered, key=key, reverse=descending)
