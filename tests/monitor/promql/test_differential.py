@@ -144,7 +144,9 @@ def _diff(theirs: tuple[str, Any], ours: tuple[str, Any]) -> list[str]:
     got = ours[1]
     if kind == "error":
         return [] if expected == got else [f"error type: Prometheus {expected}, ours {got}"]
-    if kind in ("scalar", "string"):
+    if kind == "string":
+        return [] if expected == got else [f"string: Prometheus {expected}, ours {got}"]
+    if kind == "scalar":
         expected, got = {(): expected}, {(): got}
     problems = []
     for key in sorted(set(expected) | set(got)):
