@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from watchkeeper.monitor.model import Labels
-from watchkeeper.monitor.promql.mathutil import almost_equal, go_div
+from watchkeeper.monitor.promql.mathutil import MIN_NORMAL, almost_equal, go_div
 from watchkeeper.monitor.promql.steps import BoolArray, FloatArray, StepSeries, merge_same_labels
 
 __all__ = ["bucket_quantile", "histogram_quantile"]
@@ -95,18 +95,74 @@ def histogram_quantile(q: FloatArray, series: list[StepSeries]) -> list[StepSeri
             groups[key] = entry
         entry[1].append((le, s))
     out: list[StepSeries] = []
-    steps = len(q)
+    qs = q.tolist()
     for out_labels, members in groups.values():
+        members.sort(key=lambda m: m[0])
         bounds = [le for le, _ in members]
         values = np.vstack([s.values for _, s in members])
         present = np.vstack([s.present for _, s in members])
         any_present: BoolArray = np.asarray(present.any(axis=0), dtype=np.bool_)
-        result = np.zeros(steps, dtype=np.float64)
-        qs = q.tolist()
-        for i in np.nonzero(any_present)[0].tolist():
+        # Steps where every bucket is there (the normal case) go through numpy at
+        # once; the others (buckets missing, NaN counts) take the scalar path.
+        whole = present.all(axis=0) & ~np.isnan(values).any(axis=0)
+        result = np.zeros(len(q), dtype=np.float64)
+        if whole.any() and not any(math.isnan(b) for b in bounds):
+            result[whole] = _quantile_columns(q[whole], bounds, values[:, whole])
+        for i in np.nonzero(any_present & ~whole)[0].tolist():
             col_p = present[:, i]
             col_v = values[:, i]
             buckets = [(bounds[j], float(col_v[j])) for j in range(len(bounds)) if col_p[j]]
             result[i] = bucket_quantile(qs[i], buckets)
         out.append(StepSeries(out_labels, result, any_present))
     return merge_same_labels(out)
+
+
+def _almost_equal(a: FloatArray, b: FloatArray, epsilon: float) -> BoolArray:
+    """``mathutil.almost_equal`` element-wise."""
+    with np.errstate(all="ignore"):
+        abs_sum = np.abs(a) + np.abs(b)
+        diff = np.abs(a - b)
+        tiny = (a == 0) | (b == 0) | (abs_sum < MIN_NORMAL)
+        relative = diff / np.minimum(abs_sum, np.finfo(np.float64).max)
+        close = np.where(tiny, diff < epsilon * MIN_NORMAL, relative < epsilon)
+    out: BoolArray = (np.isnan(a) & np.isnan(b)) | (a == b) | close
+    return out
+
+
+def _quantile_columns(q: FloatArray, bounds: list[float], counts: FloatArray) -> FloatArray:
+    """``bucket_quantile`` for many steps at once; ``bounds`` ascending, counts (bucket x step)."""
+    steps = counts.shape[1]
+    ub = np.asarray(bounds)
+    # Coalesce equal bounds (rows are sorted, so equal bounds are adjacent).
+    firsts = np.concatenate(([0], np.nonzero(ub[1:] != ub[:-1])[0] + 1))
+    ub = ub[firsts]
+    merged = np.add.reduceat(counts, firsts, axis=0)
+    with np.errstate(all="ignore"):
+        # Force monotonicity, ignoring tiny float differences in either direction.
+        prev = merged[0].copy()
+        for i in range(1, len(ub)):
+            cur = merged[i]
+            same = cur == prev
+            fix = ~same & (_almost_equal(prev, cur, _SMALL_DELTA_TOLERANCE) | (cur < prev))
+            merged[i] = np.where(fix, prev, cur)
+            prev = np.where(same | fix, prev, cur)
+        result = np.full(steps, np.nan)
+        if len(ub) >= 2 and math.isinf(ub[-1]) and ub[-1] > 0:
+            observations = merged[-1]
+            rank = q * observations
+            reached = merged[:-1] >= rank
+            b = np.where(reached.any(axis=0), np.argmax(reached, axis=0), len(ub) - 1)
+            prev_b = np.maximum(b - 1, 0)
+            has_prev = b > 0
+            start = np.where(has_prev, ub[prev_b], 0.0)
+            end = ub[np.minimum(b, len(ub) - 1)]
+            below = np.where(has_prev, merged[prev_b, np.arange(steps)], 0.0)
+            count = merged[np.minimum(b, len(ub) - 1), np.arange(steps)] - below
+            result = start + (end - start) * ((rank - below) / count)
+            result = np.where(b == len(ub) - 1, ub[-2], result)
+            result = np.where((b == 0) & (ub[0] <= 0), ub[0], result)
+            result = np.where(observations == 0, np.nan, result)
+        result = np.where(q > 1, np.inf, result)
+        result = np.where(q < 0, -np.inf, result)
+        out: FloatArray = np.where(np.isnan(q), np.nan, result)
+    return out
