@@ -21,9 +21,17 @@ def _at(seconds: int) -> str:
     return str(Duration(seconds))
 
 
-def _expected_alert(alerts: list[AlertRule], name: str, expected: Expected) -> dict[str, object]:
+def _expected_alert(
+    alerts: list[AlertRule], name: str, expected: Expected, own: AlertRule | None = None
+) -> dict[str, object]:
+    """Labels and rendered annotations of an expected alert.
+
+    The scenario's own rule is preferred; another rule of the same name is used when
+    the expected labels say so (another burn window of the same SLO).
+    """
+    pool = ([own] if own is not None else []) + alerts
     candidates = [
-        a for a in alerts
+        a for a in pool
         if a.name == name and all(a.labels.get(k, v) == v for k, v in expected.labels.items())
     ]  # fmt: skip
     rule = candidates[0]
@@ -61,7 +69,7 @@ def _group(alerts: list[AlertRule], rule: AlertRule, scenario: Scenario) -> dict
         {
             "eval_time": _at(at),
             "alertname": name,
-            "exp_alerts": [_expected_alert(alerts, name, e) for e in expected],
+            "exp_alerts": [_expected_alert(alerts, name, e, rule) for e in expected],
         }
         for name, at, expected in sorted(checks, key=lambda c: (c[1], c[0]))
     ]

@@ -138,7 +138,9 @@ def _scenarios(spec: ServiceSpec, slo: SLO, window: BurnWindow) -> tuple[Scenari
     """
     threshold = window_threshold(slo, window)
     exact = Decimal(threshold.numerator) / Decimal(threshold.denominator)
-    after = 60 + window.effective_hold.seconds
+    # A probe average is defined from the first sample; a rate needs a second one.
+    start = 0 if isinstance(slo.sli, ProbeSLI) else 60
+    after = start + window.effective_hold.seconds
     minutes = max(b.effective_hold.seconds for b in slo.burn_windows) // 60 + 6
     per_minute = Decimal(max(1000, slo.min_events))
 
@@ -147,7 +149,7 @@ def _scenarios(spec: ServiceSpec, slo: SLO, window: BurnWindow) -> tuple[Scenari
         for other in slo.burn_windows:
             if (
                 Fraction(ratio) > window_threshold(slo, other)
-                and at >= 60 + other.effective_hold.seconds
+                and at >= start + other.effective_hold.seconds
             ):
                 out.append(Expected(
                     {"slo": slo.name, "burn_tier": other.tier, "long_window": str(other.long),
@@ -160,7 +162,7 @@ def _scenarios(spec: ServiceSpec, slo: SLO, window: BurnWindow) -> tuple[Scenari
     if not _series(spec, slo, above, per_minute, minutes):
         return ()  # regex selectors: no concrete series to feed promtool
     tag = f"{window.tier} {window.long}/{window.short}"
-    early = window.effective_hold.seconds
+    early = start + window.effective_hold.seconds - 60
     scenarios = [
         Scenario(f"SLO {slo.name}: error ratio {above} just above the {tag} threshold {num(threshold)}",
                  _series(spec, slo, above, per_minute, minutes),

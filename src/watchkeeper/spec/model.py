@@ -119,13 +119,20 @@ class GrafanaSection(SpecModel):
     folder: str = "watchkeeper"
 
 
+K8sLabelKey = Annotated[
+    str, Field(pattern=r"^([a-z0-9.-]+/)?[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?$")
+]
+
+
 class KubernetesSection(SpecModel):
+    """Prometheus Operator objects; ``selector`` must match your Service's labels."""
+
     namespace: str = "default"
-    selector: dict[LabelName, str] = Field(default_factory=dict)
+    selector: dict[K8sLabelKey, str] = Field(default_factory=dict)
     port: str = "http"
     liveness_path: str = "/health/live"
     readiness_path: str = "/health/ready"
-    rule_labels: dict[LabelName, str] = Field(default_factory=dict)
+    rule_labels: dict[K8sLabelKey, str] = Field(default_factory=dict)
 
 
 class ServiceSpec(SpecModel):
