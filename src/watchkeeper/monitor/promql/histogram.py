@@ -94,27 +94,39 @@ def histogram_quantile(q: FloatArray, series: list[StepSeries]) -> list[StepSeri
             entry = (out_labels, [])
             groups[key] = entry
         entry[1].append((le, s))
-    out: list[StepSeries] = []
     qs = q.tolist()
+    results: list[tuple[Labels, FloatArray, BoolArray]] = []
+    # Steps where every bucket is there (the normal case) go through numpy, all
+    # groups with the same bucket bounds in one call (columns are independent);
+    # the others (buckets missing, NaN counts) take the scalar path.
+    batches: dict[tuple[float, ...], list[tuple[int, BoolArray, FloatArray]]] = {}
     for out_labels, members in groups.values():
         members.sort(key=lambda m: m[0])
-        bounds = [le for le, _ in members]
+        bounds = tuple(le for le, _ in members)
         values = np.vstack([s.values for _, s in members])
         present = np.vstack([s.present for _, s in members])
         any_present: BoolArray = np.asarray(present.any(axis=0), dtype=np.bool_)
-        # Steps where every bucket is there (the normal case) go through numpy at
-        # once; the others (buckets missing, NaN counts) take the scalar path.
         whole = present.all(axis=0) & ~np.isnan(values).any(axis=0)
+        if any(math.isnan(b) for b in bounds):
+            whole[:] = False
         result = np.zeros(len(q), dtype=np.float64)
-        if whole.any() and not any(math.isnan(b) for b in bounds):
-            result[whole] = _quantile_columns(q[whole], bounds, values[:, whole])
         for i in np.nonzero(any_present & ~whole)[0].tolist():
             col_p = present[:, i]
             col_v = values[:, i]
             buckets = [(bounds[j], float(col_v[j])) for j in range(len(bounds)) if col_p[j]]
             result[i] = bucket_quantile(qs[i], buckets)
-        out.append(StepSeries(out_labels, result, any_present))
-    return merge_same_labels(out)
+        if whole.any():
+            batches.setdefault(bounds, []).append((len(results), whole, values[:, whole]))
+        results.append((out_labels, result, any_present))
+    for bounds, parts in batches.items():
+        columns = np.hstack([cols for _, _, cols in parts])
+        quantiles = np.concatenate([q[whole] for _, whole, _ in parts])
+        computed = _quantile_columns(quantiles, list(bounds), columns)
+        at = 0
+        for index, whole, cols in parts:
+            results[index][1][whole] = computed[at : at + cols.shape[1]]
+            at += cols.shape[1]
+    return merge_same_labels([StepSeries(lbl, v, p) for lbl, v, p in results])
 
 
 def _almost_equal(a: FloatArray, b: FloatArray, epsilon: float) -> BoolArray:
