@@ -168,6 +168,9 @@ def _diff(theirs: tuple[str, Any], ours: tuple[str, Any]) -> list[str]:
             if not _same(ev, gv):
                 problems.append(f"{dict(key)} at {t}: Prometheus {ev}, ours {gv}")
                 break
+            if ev != gv and _value(ev) == _value(gv):  # same float: Go's spelling must match
+                problems.append(f"{dict(key)} at {t}: value spelled {gv!r}, Prometheus {ev!r}")
+                break
     return problems
 
 
@@ -207,3 +210,34 @@ def test_dataset_covers_the_shapes(prometheus: httpx.Client) -> None:
         params={"query": 'temperature_celsius{room="lab"}', "time": str(T0 + 95 * 60)},
     ).json()
     assert lab["data"]["result"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/labels", {}),
+        ("/api/v1/labels", {"match[]": "http_requests_total"}),
+        ("/api/v1/label/__name__/values", {}),
+        ("/api/v1/label/le/values", {}),
+        ("/api/v1/label/worker/values", {"match[]": "queue_depth"}),
+        ("/api/v1/label/nonexistent/values", {}),
+        ("/api/v1/series", {"match[]": "temperature_celsius"}),
+        ("/api/v1/series", {"match[]": ['{__name__=~"build_.*"}', 'queue_depth{worker="w2"}']}),
+        (
+            "/api/v1/series",
+            {"match[]": "http_requests_total", "start": str(T0), "end": str(T0 + 60)},
+        ),
+    ],
+    ids=lambda v: str(v),
+)
+def test_same_metadata_as_prometheus(
+    path: str, params: dict[str, Any], prometheus: httpx.Client, watchkeeper: ASGIClient
+) -> None:
+    theirs = prometheus.get(path, params=params).json()
+    ours = watchkeeper.get(path, params=params).json()
+    assert ours["status"] == theirs["status"] == "success"
+    assert _canonical(ours["data"]) == _canonical(theirs["data"])
+
+
+def _canonical(data: list[Any]) -> list[Any]:
+    return sorted(data, key=lambda item: sorted(item.items()) if isinstance(item, dict) else item)

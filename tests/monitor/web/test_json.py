@@ -18,17 +18,21 @@ from watchkeeper.monitor.web.json import format_float, format_timestamp, render_
         (-2.5, "-2.5"),
         (0.0, "0"),
         (-0.0, "-0"),
-        (1e21, "1000000000000000000000"),
+        (1e21, "1e+21"),
+        (-1.5e300, "-1.5e+300"),
+        (9.99e20, "999000000000000000000"),
         (1.2345678901234568e17, "123456789012345680"),
-        (1e-7, "0.0000001"),
+        (1e-6, "0.000001"),
         (2.5e-5, "0.000025"),
+        (1e-7, "1e-07"),
+        (8.285961676100547e-83, "8.285961676100547e-83"),
         (1 / 3, "0.3333333333333333"),
         (math.nan, "NaN"),
         (math.inf, "+Inf"),
         (-math.inf, "-Inf"),
     ],
 )
-def test_format_float_matches_go_strconv_f_minus_one(value: float, text: str) -> None:
+def test_format_float_matches_prometheus_marshal_value(value: float, text: str) -> None:
     assert format_float(value) == text
 
 

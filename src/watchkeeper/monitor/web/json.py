@@ -1,10 +1,11 @@
 """Render PromQL values and API envelopes as Prometheus' HTTP API does (web/api/v1).
 
-Values are strings formatted like Go's ``strconv.FormatFloat(v, 'f', -1, 64)``
-(shortest round-tripping digits, never an exponent: ``"1"``, ``"0.1"``,
-``"1e+21"`` is written ``"1000000000000000000000"``), with ``"NaN"``, ``"+Inf"``
-and ``"-Inf"``. Timestamps are float seconds. Grafana and promtool parse these
-strings, so matching the exact spelling keeps them happy.
+Values are strings spelled as Prometheus' ``jsonutil.MarshalValue`` does: Go's
+``strconv.AppendFloat(v, 'f', -1, 64)`` (shortest round-tripping digits, no
+exponent: ``"1"``, ``"0.1"``), switching to ``'e'`` below 1e-6 and from 1e21 on
+(``"1e-07"``, ``"1e+21"``), with ``"NaN"``, ``"+Inf"`` and ``"-Inf"``. Timestamps are
+float seconds. Grafana and promtool parse these strings; the differential tests
+check our spelling against a real Prometheus.
 """
 
 from __future__ import annotations
@@ -34,11 +35,14 @@ def format_float(value: float) -> str:
         return "NaN"
     if math.isinf(value):
         return "+Inf" if value > 0 else "-Inf"
-    text = repr(value)
+    text = repr(value)  # Python's repr is also the shortest round-tripping spelling
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude < 1e-6 or magnitude >= 1e21):
+        # Go's 'e' format; repr uses an exponent here too, with the same two-digit minimum.
+        return text
     if "e" not in text:
-        # repr already gives the shortest round-tripping digits; Go drops a ".0".
         return text[:-2] if text.endswith(".0") else text
-    # Large or tiny magnitudes: same digits, positional notation (Go's 'f' format).
+    # 1e16 <= |v| < 1e21 or 1e-6 <= |v| < 1e-4: repr chose an exponent, Go's 'f' does not.
     text = format(Decimal(text), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
