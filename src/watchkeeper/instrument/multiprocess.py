@@ -66,7 +66,9 @@ def _supervisor_pid() -> int | None:
         cmdline = Path(f"/proc/{ppid}/cmdline").read_bytes()
     except OSError:
         return None
-    return ppid if any(name in cmdline for name in _SUPERVISORS) else None
+    # `gunicorn ...`, `python /venv/bin/gunicorn ...`, `python -m uvicorn ...`
+    argv = [os.path.basename(arg) for arg in cmdline.split(b"\0")[:3]]
+    return ppid if any(arg in _SUPERVISORS for arg in argv) else None
 
 
 def active_directory() -> Path | None:
