@@ -106,7 +106,9 @@ def histogram_quantile(q: FloatArray, series: list[StepSeries]) -> list[StepSeri
         values = np.vstack([s.values for _, s in members])
         present = np.vstack([s.present for _, s in members])
         any_present: BoolArray = np.asarray(present.any(axis=0), dtype=np.bool_)
-        whole = present.all(axis=0) & ~np.isnan(values).any(axis=0)
+        whole: BoolArray = np.asarray(
+            present.all(axis=0) & ~np.isnan(values).any(axis=0), dtype=np.bool_
+        )
         if any(math.isnan(b) for b in bounds):
             whole[:] = False
         result = np.zeros(len(q), dtype=np.float64)
