@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,12 @@ def test_up_rejects_bad_flags(tmp_path: Path, args: list[str], message: str) -> 
     result = CliRunner().invoke(monitor_cmds.up, ["--data-dir", str(tmp_path), *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_missing_monitor_extra_gives_an_install_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # import uvicorn now fails
+    result = CliRunner().invoke(monitor_cmds.query, ["--data-dir", str(tmp_path), "up"])
+    assert result.exit_code == 1
+    assert "pip install 'watchkeeper[monitor]'" in result.output

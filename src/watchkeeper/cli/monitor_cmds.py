@@ -7,38 +7,47 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from watchkeeper.errors import ConfigurationError, QueryError, SpecError, StorageError
-from watchkeeper.monitor.promql.value import Scalar, String, Value, Vector
-from watchkeeper.monitor.server import (
-    DEFAULT_LISTEN,
-    MonitorConfig,
-    ScrapeTarget,
-    Store,
-    build_engine,
-    load_targets,
-    open_store,
-    parse_listen,
-    resolve_token,
-    serve,
-)
-from watchkeeper.monitor.web.json import format_float
-from watchkeeper.monitor.web.params import ParamError, parse_duration_ms, parse_time_ms
+
+if TYPE_CHECKING:
+    from watchkeeper.monitor.promql.value import Value
+    from watchkeeper.monitor.server import MonitorConfig, ScrapeTarget, Store
 
 __all__ = ["query", "tsdb", "up"]
 
+# The same as watchkeeper.monitor.server.DEFAULT_LISTEN, spelled here so that
+# building the command line never imports the monitor (it needs the 'monitor' extra).
+_DEFAULT_LISTEN = "127.0.0.1:9099"
 _DATA_DIR_HELP = "Directory of the embedded time-series store."
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGTP]?i?B)?$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 
 
+def _require_monitor() -> None:
+    """Fail with an install hint, not a traceback, when the 'monitor' extra is missing."""
+    try:
+        import numpy  # noqa: F401
+        import promql_parser  # noqa: F401
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise click.ClickException(
+            f"this command needs the 'monitor' extra (missing {exc.name}): "
+            "pip install 'watchkeeper[monitor]'"
+        ) from None
+
+
 def _duration_s(value: str, option: str) -> float:
+    from watchkeeper.monitor.web.params import ParamError, parse_duration_ms
+
     try:
         return parse_duration_ms(value, option) / 1000
     except ParamError:
@@ -58,6 +67,8 @@ def _size_bytes(value: str, option: str) -> int:
 
 
 def _parse_target(text: str, interval_s: float) -> ScrapeTarget:
+    from watchkeeper.monitor.server import ScrapeTarget
+
     job, sep, url = text.partition("=")
     if not sep or not job or "://" not in url:
         raise click.BadParameter(
@@ -77,7 +88,7 @@ def _parse_target(text: str, interval_s: float) -> ScrapeTarget:
 )
 @click.option(
     "--listen",
-    default=DEFAULT_LISTEN,
+    default=_DEFAULT_LISTEN,
     show_default=True,
     help="HOST:PORT to serve the API on; not loopback requires a token.",
 )
@@ -122,6 +133,9 @@ def up(
 
     Without -f or --target it serves the data already in --data-dir and scrapes nothing.
     """
+    _require_monitor()
+    from watchkeeper.monitor.server import MonitorConfig, load_targets, parse_listen, resolve_token
+
     try:
         host, port = parse_listen(listen)
     except ConfigurationError as exc:
@@ -160,8 +174,17 @@ def up(
         raise click.ClickException(str(exc)) from None
 
 
+def serve(config: MonitorConfig, *, on_listening: Callable[[str], None]) -> None:
+    from watchkeeper.monitor.server import serve as serve_monitor
+
+    serve_monitor(config, on_listening=on_listening)
+
+
 @contextmanager
 def _opened(data_dir: Path) -> Iterator[Store]:
+    _require_monitor()
+    from watchkeeper.monitor.server import MonitorConfig, open_store
+
     if not data_dir.is_dir():
         raise click.ClickException(
             f"{data_dir}: no such data directory; import data with 'watchkeeper tsdb import' "
@@ -178,6 +201,8 @@ def _opened(data_dir: Path) -> Iterator[Store]:
 
 
 def _time_ms(value: str, option: str) -> int:
+    from watchkeeper.monitor.web.params import ParamError, parse_time_ms
+
     if value == "now":
         return int(time.time() * 1000)
     try:
@@ -201,6 +226,9 @@ def _labels_text(labels: tuple[tuple[str, str], ...]) -> str:
 def _print(value: Value) -> None:
     from rich.console import Console
     from rich.table import Table
+
+    from watchkeeper.monitor.promql.value import Scalar, String, Vector
+    from watchkeeper.monitor.web.json import format_float
 
     table = Table(box=None, header_style="bold")
     if isinstance(value, Scalar | String):
@@ -247,6 +275,8 @@ def query(
             "a range query needs both --start and --end (and --step, default 15s)"
         )
     with _opened(data_dir) as store:
+        from watchkeeper.monitor.server import build_engine
+
         engine = build_engine(store)
         try:
             if ranged:
