@@ -22,9 +22,14 @@ from watchkeeper.errors import SpecError
 __all__ = ["check", "generate", "init", "run_tool_checks", "starter_spec", "test"]
 
 _SPEC_OPTION = click.option(
-    "-f", "--file", "spec_file", default="watchkeeper.yaml", show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path), help="The service spec.",
-)  # fmt: skip
+    "-f",
+    "--file",
+    "spec_file",
+    default="watchkeeper.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The service spec.",
+)
 
 
 def starter_spec(service: str, team: str | None, target: str) -> str:
@@ -62,7 +67,7 @@ alerts:                         # built-in alerts are on; tune or switch them of
   #     severity: warning
   #     summary: Checkouts are failing
 
-dependencies: []                # e.g. - {{kind: postgres, name: db}}, - {{kind: redis, name: cache}}
+dependencies: []                # e.g. - {{kind: postgres, name: db}}
 
 notify:
   receivers:
@@ -146,10 +151,19 @@ def _write(spec_file: Path, out: Path, expand_secrets: bool) -> int:
 
 @click.command()
 @_SPEC_OPTION
-@click.option("--out", "out_dir", default="monitoring", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Output directory.")  # fmt: skip
-@click.option("--expand-secrets", is_flag=True,
-              help="Write ${VAR} secrets in clear from the environment (default: *_file references).")  # fmt: skip
+@click.option(
+    "--out",
+    "out_dir",
+    default="monitoring",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output directory.",
+)
+@click.option(
+    "--expand-secrets",
+    is_flag=True,
+    help="Write ${VAR} secrets in clear from the environment (default: *_file references).",
+)
 def generate(spec_file: Path, out_dir: Path, expand_secrets: bool) -> None:
     """Write Prometheus, Alertmanager, Grafana, runbook, Kubernetes and compose files."""
     count = _write(spec_file, out_dir, expand_secrets)
@@ -199,16 +213,29 @@ def run_tool_checks(out: Path) -> list[ToolCheck]:
         else []
     )
     for line in lines:
-        run(f"amtool config routes test {line}", amtool,
-            ["config", "routes", "test", "--config.file=alertmanager.yml", *shlex.split(line)], am)  # fmt: skip
+        run(
+            f"amtool config routes test {line}",
+            amtool,
+            ["config", "routes", "test", "--config.file=alertmanager.yml", *shlex.split(line)],
+            am,
+        )
     return results
 
 
 @click.command()
-@click.option("-f", "--file", "spec_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Generate from this spec into a temporary directory, then check it.")  # fmt: skip
-@click.option("--dir", "out_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
-              help="Check an already generated directory.")  # fmt: skip
+@click.option(
+    "-f",
+    "--file",
+    "spec_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Generate from this spec into a temporary directory, then check it.",
+)
+@click.option(
+    "--dir",
+    "out_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    help="Check an already generated directory.",
+)
 def test(spec_file: Path | None, out_dir: Path | None) -> None:
     """Run promtool (config, rules, unit tests) and amtool (config, routes) on the output."""
     if (spec_file is None) == (out_dir is None):

@@ -27,7 +27,7 @@ __all__ = ["SECRETS_DIR", "alertmanager_config", "expected_receivers", "routes_t
 SECRETS_DIR = "/etc/alertmanager/secrets"
 
 
-def _secret(value: str, field: str, secrets: Mapping[str, str] | None) -> dict[str, str]:
+def _secret(value: str, field: str, secrets: Mapping[str, str] | None) -> dict[str, object]:
     match = ENV_REF.match(value)
     if match is None:
         return {field: value}
@@ -40,8 +40,13 @@ def _receiver(receiver: Receiver, secrets: Mapping[str, str] | None) -> dict[str
     out: dict[str, object] = {"name": receiver.name}
     if receiver.email is not None:
         e = receiver.email
-        email: dict[str, object] = {"to": e.to, "from": e.sender, "smarthost": e.smarthost,
-                                    "require_tls": e.require_tls, "send_resolved": True}  # fmt: skip
+        email: dict[str, object] = {
+            "to": e.to,
+            "from": e.sender,
+            "smarthost": e.smarthost,
+            "require_tls": e.require_tls,
+            "send_resolved": True,
+        }
         if e.auth_username:
             email["auth_username"] = e.auth_username
         if e.auth_password:
@@ -49,8 +54,11 @@ def _receiver(receiver: Receiver, secrets: Mapping[str, str] | None) -> dict[str
         out["email_configs"] = [email]
     if receiver.pagerduty is not None:
         pd: dict[str, object] = _secret(receiver.pagerduty.routing_key, "routing_key", secrets)
-        pd |= {"severity": '{{ if eq .CommonLabels.severity "critical" }}critical{{ else }}warning{{ end }}',
-               "description": "{{ .CommonAnnotations.summary }}"}  # fmt: skip
+        pd |= {
+            "severity": '{{ if eq .CommonLabels.severity "critical" }}critical{{ else '
+            "}}warning{{ end }}",
+            "description": "{{ .CommonAnnotations.summary }}",
+        }
         out["pagerduty_configs"] = [pd]
     if receiver.slack is not None:
         slack: dict[str, object] = _secret(receiver.slack.webhook_url, "api_url", secrets)
@@ -58,8 +66,14 @@ def _receiver(receiver: Receiver, secrets: Mapping[str, str] | None) -> dict[str
             slack["channel"] = receiver.slack.channel
         slack |= {
             "send_resolved": True,
-            "title": "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.service }})",
-            "text": "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.runbook_url }}\n{{ end }}",
+            "title": (
+                "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} "
+                "({{ .CommonLabels.service }})"
+            ),
+            "text": (
+                "{{ range .Alerts }}{{ .Annotations.summary }}\n"
+                "{{ .Annotations.runbook_url }}\n{{ end }}"
+            ),
         }
         out["slack_configs"] = [slack]
     if receiver.webhook is not None:
@@ -83,18 +97,22 @@ def _generated_inhibitions(spec: ServiceSpec, alerts: list[AlertRule]) -> list[d
     if any(a.labels.get("burn_tier") == "page" for a in alerts) and any(
         a.labels.get("burn_tier") == "ticket" for a in alerts
     ):
-        rules.append({
-            "source_matchers": [f'alertname="{SLO_ALERT}"', 'burn_tier="page"'],
-            "target_matchers": [f'alertname="{SLO_ALERT}"', 'burn_tier="ticket"'],
-            "equal": ["service", "slo"],
-        })  # fmt: skip
+        rules.append(
+            {
+                "source_matchers": [f'alertname="{SLO_ALERT}"', 'burn_tier="page"'],
+                "target_matchers": [f'alertname="{SLO_ALERT}"', 'burn_tier="ticket"'],
+                "equal": ["service", "slo"],
+            }
+        )
     muted = sorted(names & {"HighErrorRate", "HighLatencyP99", "TrafficDrop", SLO_ALERT})
     if "ServiceDown" in names and muted:
-        rules.append({
-            "source_matchers": ['alertname="ServiceDown"', f'service="{spec.service}"'],
-            "target_matchers": [f'alertname=~"{"|".join(muted)}"', f'service="{spec.service}"'],
-            "equal": ["service"],
-        })  # fmt: skip
+        rules.append(
+            {
+                "source_matchers": ['alertname="ServiceDown"', f'service="{spec.service}"'],
+                "target_matchers": [f'alertname=~"{"|".join(muted)}"', f'service="{spec.service}"'],
+                "equal": ["service"],
+            }
+        )
     return rules
 
 
@@ -136,8 +154,10 @@ def alertmanager_config(
     data: dict[str, object] = {"route": root, "receivers": receivers}
     if inhibit:
         data["inhibit_rules"] = inhibit
-    note = (f"secrets: ${{VAR}} references are read from {SECRETS_DIR}/VAR "
-            "(or pass --expand-secrets to write them in clear)")  # fmt: skip
+    note = (
+        f"secrets: ${{VAR}} references are read from {SECRETS_DIR}/VAR "
+        "(or pass --expand-secrets to write them in clear)"
+    )
     return Artifact("alertmanager/alertmanager.yml", yaml_document(source, data, note))
 
 

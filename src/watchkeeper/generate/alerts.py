@@ -106,14 +106,18 @@ def high_error_rate(c: _Ctx) -> AlertRule:
     return c.rule(
         f"{query} > {num(c.threshold)}",
         f"{c.spec.service}: {{{{ $value | humanizePercentage }}}} of HTTP requests fail",
-        f"More than {_pct(c.threshold)} of requests to {c.spec.service} answered 5xx over the last {c.window}.",
+        f"More than {_pct(c.threshold)} of requests to {c.spec.service} answered 5xx over the "
+        f"last {c.window}.",
         query,
         c.scenarios(make, above=True, settle=60, earliest=60),
     )
 
 
 def high_latency_p99(c: _Ctx) -> AlertRule:
-    query = f"histogram_quantile(0.99, sum by (le) (rate({selector(HTTP_BUCKET, job=c.job)}[{c.window}])))"
+    query = (
+        "histogram_quantile(0.99, sum by (le) "
+        f"(rate({selector(HTTP_BUCKET, job=c.job)}[{c.window}])))"
+    )
     bounds = sorted(c.spec.buckets)
 
     def series_in(lo: Decimal, hi: Decimal | None, minutes: int) -> list[Series]:
@@ -218,8 +222,10 @@ def high_cpu(c: _Ctx) -> AlertRule:
 
     return c.rule(
         f"{query} > {num(c.threshold)}",
-        f"{c.spec.service} on {{{{ $labels.instance }}}} uses {{{{ $value | humanizePercentage }}}} of a CPU core",
-        f"The process uses more than {_pct(c.threshold)} of one core (Python's GIL makes one core its ceiling for most work).",
+        f"{c.spec.service} on {{{{ $labels.instance }}}} uses "
+        f"{{{{ $value | humanizePercentage }}}} of a CPU core",
+        f"The process uses more than {_pct(c.threshold)} of one core (Python's GIL makes one core "
+        "its ceiling for most work).",
         query,
         c.scenarios(make, above=True, settle=c.window.seconds, earliest=60),
     )
@@ -308,7 +314,8 @@ def cache_hit_rate_low(c: _Ctx) -> AlertRule:
 
     return c.rule(
         f"{query} < {num(c.threshold)}",
-        f"{c.spec.service}: cache {{{{ $labels.cache }}}} hit ratio is {{{{ $value | humanizePercentage }}}}",
+        f"{c.spec.service}: cache {{{{ $labels.cache }}}} hit ratio is "
+        f"{{{{ $value | humanizePercentage }}}}",
         f"Fewer than {_pct(c.threshold)} of cache lookups hit over the last {c.window}.",
         query,
         c.scenarios(make, above=False, settle=60, earliest=60),
@@ -349,7 +356,10 @@ def quota_exhaustion(c: _Ctx) -> AlertRule:
     horizon = override.horizon or quota.horizon
     lookback = override.window or Duration(3600)
     metric = "quota_remaining"
-    query = f"predict_linear({selector(metric, job=c.job, quota=quota.name)}[{lookback}], {horizon.seconds})"
+    query = (
+        f"predict_linear({selector(metric, job=c.job, quota=quota.name)}[{lookback}], "
+        f"{horizon.seconds})"
+    )
     labels = {"job": c.job, "instance": c.instance, "quota": quota.name}
     after = 60 + c.hold.seconds
     minutes = after // 60 + 5
@@ -424,8 +434,10 @@ def _traffic(above: bool) -> Callable[[_Ctx], AlertRule]:
         scenarios = _traffic_scenario(c.spec) if above or not _spike_enabled(c.spec) else ()
         return c.rule(
             f"{now} {op} {num(c.threshold)} * {then}",
-            f'{c.spec.service}: {{{{ $value | printf "%.4g" }}}} requests/s, {word} than {num(c.threshold)}x the rate {c.offset} ago',
-            f"The request rate over the last {window} is {word} than {num(c.threshold)} times the same window {c.offset} earlier.",
+            f'{c.spec.service}: {{{{ $value | printf "%.4g" }}}} requests/s, {word} than '
+            f"{num(c.threshold)}x the rate {c.offset} ago",
+            f"The request rate over the last {window} is {word} than {num(c.threshold)} times the "
+            f"same window {c.offset} earlier.",
             now,
             scenarios,
         )
@@ -454,17 +466,25 @@ def _traffic_scenario(spec: ServiceSpec) -> tuple[Scenario, ...]:
     hold = max(spike.hold.seconds, drop.hold.seconds)
     phase = (window.seconds + hold) // 60 + 10
     ratios = [
-        nudge(spike.threshold, True), nudge(spike.threshold, False),
-        nudge(drop.threshold, False), nudge(drop.threshold, True),
-    ]  # fmt: skip
+        nudge(spike.threshold, True),
+        nudge(spike.threshold, False),
+        nudge(drop.threshold, False),
+        nudge(drop.threshold, True),
+    ]
     base = offset.minutes
     values, total = f"0+60x{base}", Decimal(60 * base)
     for ratio in ratios:
         step = ratio * 60
         values += f" {num(total + step)}+{num(step)}x{phase - 1}"
         total += step * phase
-    sel = selector(HTTP_COUNT, job=spec.service, instance=spec.parsed_targets[0].address,
-                   http_request_method="GET", http_route="/", http_response_status_code="200")  # fmt: skip
+    sel = selector(
+        HTTP_COUNT,
+        job=spec.service,
+        instance=spec.parsed_targets[0].address,
+        http_request_method="GET",
+        http_route="/",
+        http_response_status_code="200",
+    )
     starts = [offset.seconds + i * phase * 60 for i in range(4)]
     checks: list[tuple[str, int, tuple[Expected, ...]]] = []
     for name, ctx, start, ratio, fires in (
@@ -513,7 +533,8 @@ _BUILDERS: dict[str, Callable[[_Ctx], AlertRule]] = {
         "system_filesystem_utilization_ratio",
         {"mountpoint": "/"},
         True,
-        "{s}: filesystem {{{{ $labels.mountpoint }}}} is {{{{ $value | humanizePercentage }}}} full",
+        "{s}: filesystem {{{{ $labels.mountpoint }}}} is {{{{ $value | humanizePercentage }}}} "
+        "full",
         "A filesystem is fuller than {t}.",
     ),
     "HealthCheckFailing": health_check_failing,

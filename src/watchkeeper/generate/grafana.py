@@ -68,20 +68,70 @@ def _overview(spec: ServiceSpec, source: str) -> db.Dashboard:
         _board(spec, source, "overview", f"{spec.service} / overview")
         .with_panel(_stat("Requests/s", "reqps", rps))
         .with_panel(_stat("Error ratio", "percentunit", err))
-        .with_panel(_stat("p99 latency", "s", selector("service:http_server_request_duration_seconds:p99_rate5m", **ids)))
+        .with_panel(
+            _stat(
+                "p99 latency",
+                "s",
+                selector("service:http_server_request_duration_seconds:p99_rate5m", **ids),
+            )
+        )
         .with_panel(_stat("Targets up", "none", f"sum({selector('up', **job)})"))
         .with_row(db.Row("Golden signals"))
-        .with_panel(_ts("Traffic (requests/s)", "reqps", (rps, "all"),
-                        (f"sum by (http_route) (rate({selector('http_server_request_duration_seconds_count', **job)}[5m]))", "{{http_route}}")))
+        .with_panel(
+            _ts(
+                "Traffic (requests/s)",
+                "reqps",
+                (rps, "all"),
+                (
+                    "sum by (http_route) "
+                    f"(rate({selector('http_server_request_duration_seconds_count', **job)}[5m]))",
+                    "{{http_route}}",
+                ),
+            )
+        )
         .with_panel(_ts("Errors (5xx ratio)", "percentunit", (err, "5xx ratio")))
-        .with_panel(_ts("Latency", "s", *[(selector(f"service:http_server_request_duration_seconds:p{q}_rate5m", **ids), f"p{q}") for q in ("50", "95", "99")]))
-        .with_panel(_ts("Saturation", "percentunit",
-                        (f"rate({selector('process_cpu_seconds_total', **job)}[5m])", "CPU {{instance}}"),
-                        (selector("system_memory_utilization_ratio", **job), "memory {{instance}}"),
-                        (f"{selector('process_open_fds', **job)} / {selector('process_max_fds', **job)}", "fds {{instance}}")))
-        .with_panel(_ts("In-flight requests", "none", (f"sum({selector('http_server_active_requests', **job)})", "active")))
-        .with_panel(_ts("Event loop lag", "s", (selector("asyncio_event_loop_lag_seconds", **job), "{{instance}}")))
-    )  # fmt: skip
+        .with_panel(
+            _ts(
+                "Latency",
+                "s",
+                *[
+                    (
+                        selector(
+                            f"service:http_server_request_duration_seconds:p{q}_rate5m", **ids
+                        ),
+                        f"p{q}",
+                    )
+                    for q in ("50", "95", "99")
+                ],
+            )
+        )
+        .with_panel(
+            _ts(
+                "Saturation",
+                "percentunit",
+                (f"rate({selector('process_cpu_seconds_total', **job)}[5m])", "CPU {{instance}}"),
+                (selector("system_memory_utilization_ratio", **job), "memory {{instance}}"),
+                (
+                    f"{selector('process_open_fds', **job)} / {selector('process_max_fds', **job)}",
+                    "fds {{instance}}",
+                ),
+            )
+        )
+        .with_panel(
+            _ts(
+                "In-flight requests",
+                "none",
+                (f"sum({selector('http_server_active_requests', **job)})", "active"),
+            )
+        )
+        .with_panel(
+            _ts(
+                "Event loop lag",
+                "s",
+                (selector("asyncio_event_loop_lag_seconds", **job), "{{instance}}"),
+            )
+        )
+    )
 
 
 def _slo_board(spec: ServiceSpec, source: str) -> db.Dashboard:
@@ -105,9 +155,16 @@ def _slo_board(spec: ServiceSpec, source: str) -> db.Dashboard:
         )
         windows = sorted({w.long for w in slo.burn_windows} | {w.short for w in slo.burn_windows})
         budget = format(slo.budget.numerator / slo.budget.denominator, ".10g")
-        board = board.with_panel(_ts("Burn rate per window (1 = on budget)", "none", *[
-            (f"{selector(f'slo:sli_error:ratio_rate{w}', **ids)} / {budget}", str(w)) for w in windows
-        ]))  # fmt: skip
+        board = board.with_panel(
+            _ts(
+                "Burn rate per window (1 = on budget)",
+                "none",
+                *[
+                    (f"{selector(f'slo:sli_error:ratio_rate{w}', **ids)} / {budget}", str(w))
+                    for w in windows
+                ],
+            )
+        )
     return board
 
 
@@ -115,26 +172,95 @@ def _dependencies(spec: ServiceSpec, source: str) -> db.Dashboard:
     job = {"job": spec.service}
     return (
         _board(spec, source, "dependencies", f"{spec.service} / dependencies")
-        .with_panel(_ts("Exporters up (pg_up, redis_up, probe_success)", "none",
-                        ('pg_up', "postgres {{dependency}}"), ('redis_up', "redis {{dependency}}"),
-                        ('probe_success', "probe {{dependency}}")))
-        .with_panel(_ts("DB operation p99", "s", (f"histogram_quantile(0.99, sum by (le, db_operation) (rate({selector('db_client_operation_duration_seconds_bucket', **job)}[5m])))", "{{db_operation}}")))
-        .with_panel(_ts("DB connections", "none", (f"sum by (state) ({selector('db_client_connections_usage', **job)})", "{{state}}")))
-        .with_panel(_ts("Cache hit ratio", "percentunit", (f"sum by (cache) (rate({selector('cache_requests_total', **job, result='hit')}[5m])) / sum by (cache) (rate({selector('cache_requests_total', **job)}[5m]))", "{{cache}}")))
+        .with_panel(
+            _ts(
+                "Exporters up (pg_up, redis_up, probe_success)",
+                "none",
+                ("pg_up", "postgres {{dependency}}"),
+                ("redis_up", "redis {{dependency}}"),
+                ("probe_success", "probe {{dependency}}"),
+            )
+        )
+        .with_panel(
+            _ts(
+                "DB operation p99",
+                "s",
+                (
+                    "histogram_quantile(0.99, sum by (le, db_operation) (rate("
+                    f"{selector('db_client_operation_duration_seconds_bucket', **job)}[5m])))",
+                    "{{db_operation}}",
+                ),
+            )
+        )
+        .with_panel(
+            _ts(
+                "DB connections",
+                "none",
+                (f"sum by (state) ({selector('db_client_connections_usage', **job)})", "{{state}}"),
+            )
+        )
+        .with_panel(
+            _ts(
+                "Cache hit ratio",
+                "percentunit",
+                (
+                    f"sum by (cache) (rate({selector('cache_requests_total', **job, result='hit')}"
+                    "[5m])) / sum by (cache) "
+                    f"(rate({selector('cache_requests_total', **job)}[5m]))",
+                    "{{cache}}",
+                ),
+            )
+        )
         .with_panel(_ts("Queue depth", "none", (selector("queue_depth", **job), "{{queue}}")))
-        .with_panel(_ts("Oldest queued item", "s", (selector("queue_oldest_age_seconds", **job), "{{queue}}")))
-    )  # fmt: skip
+        .with_panel(
+            _ts(
+                "Oldest queued item",
+                "s",
+                (selector("queue_oldest_age_seconds", **job), "{{queue}}"),
+            )
+        )
+    )
 
 
 def _llm(spec: ServiceSpec, source: str) -> db.Dashboard:
     job = {"job": spec.service}
     return (
         _board(spec, source, "llm", f"{spec.service} / LLM and quotas")
-        .with_panel(_ts("Cost (USD/hour)", "currencyUSD", (f"sum by (model) (increase({selector('llm_cost_usd_total', **job)}[1h]))", "{{model}}")))
-        .with_panel(_ts("Tokens/s", "none", (f"sum by (model, kind) (rate({selector('llm_tokens_total', **job)}[5m]))", "{{model}} {{kind}}")))
-        .with_panel(_ts("LLM latency p95", "s", (f"histogram_quantile(0.95, sum by (le, model) (rate({selector('llm_request_duration_seconds_bucket', **job)}[5m])))", "{{model}}")))
-        .with_panel(_ts("Quota remaining", "none", (selector("quota_remaining", **job), "{{quota}}")))
-    )  # fmt: skip
+        .with_panel(
+            _ts(
+                "Cost (USD/hour)",
+                "currencyUSD",
+                (
+                    f"sum by (model) (increase({selector('llm_cost_usd_total', **job)}[1h]))",
+                    "{{model}}",
+                ),
+            )
+        )
+        .with_panel(
+            _ts(
+                "Tokens/s",
+                "none",
+                (
+                    f"sum by (model, kind) (rate({selector('llm_tokens_total', **job)}[5m]))",
+                    "{{model}} {{kind}}",
+                ),
+            )
+        )
+        .with_panel(
+            _ts(
+                "LLM latency p95",
+                "s",
+                (
+                    "histogram_quantile(0.95, sum by (le, model) "
+                    f"(rate({selector('llm_request_duration_seconds_bucket', **job)}[5m])))",
+                    "{{model}}",
+                ),
+            )
+        )
+        .with_panel(
+            _ts("Quota remaining", "none", (selector("quota_remaining", **job), "{{quota}}"))
+        )
+    )
 
 
 def _json(board: db.Dashboard) -> str:
@@ -153,15 +279,46 @@ def grafana_artifacts(spec: ServiceSpec, source: str) -> list[Artifact]:
         Artifact(f"grafana/dashboards/{spec.service}-{name}.json", _json(b))
         for name, b in boards.items()
     ]
-    out.append(Artifact("grafana/provisioning/dashboards/watchkeeper.yaml", yaml_document(source, {
-        "apiVersion": 1,
-        "providers": [{"name": "watchkeeper", "folder": spec.grafana.folder, "type": "file",
-                       "disableDeletion": False, "allowUiUpdates": False,
-                       "options": {"path": "/var/lib/grafana/dashboards"}}],
-    })))  # fmt: skip
-    out.append(Artifact("grafana/provisioning/datasources/prometheus.yaml", yaml_document(source, {
-        "apiVersion": 1,
-        "datasources": [{"name": "Prometheus", "type": "prometheus", "uid": "prometheus",
-                         "access": "proxy", "url": "http://prometheus:9090", "isDefault": True}],
-    })))  # fmt: skip
+    out.append(
+        Artifact(
+            "grafana/provisioning/dashboards/watchkeeper.yaml",
+            yaml_document(
+                source,
+                {
+                    "apiVersion": 1,
+                    "providers": [
+                        {
+                            "name": "watchkeeper",
+                            "folder": spec.grafana.folder,
+                            "type": "file",
+                            "disableDeletion": False,
+                            "allowUiUpdates": False,
+                            "options": {"path": "/var/lib/grafana/dashboards"},
+                        }
+                    ],
+                },
+            ),
+        )
+    )
+    out.append(
+        Artifact(
+            "grafana/provisioning/datasources/prometheus.yaml",
+            yaml_document(
+                source,
+                {
+                    "apiVersion": 1,
+                    "datasources": [
+                        {
+                            "name": "Prometheus",
+                            "type": "prometheus",
+                            "uid": "prometheus",
+                            "access": "proxy",
+                            "url": "http://prometheus:9090",
+                            "isDefault": True,
+                        }
+                    ],
+                },
+            ),
+        )
+    )
     return out

@@ -20,33 +20,82 @@ def kubernetes_artifacts(spec: ServiceSpec, source: str, groups: list[RuleGroup]
     selector = dict(k.selector) or {"app.kubernetes.io/name": spec.service}
     target = spec.parsed_targets[0]
     out = [
-        Artifact("kubernetes/prometheusrule.yaml", yaml_document(source, {
-            "apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule", "metadata": meta,
-            "spec": rules_data(groups),
-        })),
-        Artifact("kubernetes/servicemonitor.yaml", yaml_document(source, {
-            "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor", "metadata": meta,
-            "spec": {
-                "jobLabel": "app.kubernetes.io/name",
-                "selector": {"matchLabels": selector},
-                "endpoints": [{"port": k.port, "path": target.path, "scheme": target.scheme,
-                               "interval": str(spec.scrape_interval)}],
-            },
-        }, note="" if k.selector else "kubernetes.selector is unset: edit matchLabels to your Service's labels")),
-        Artifact("kubernetes/probes.yaml", yaml_document(source, {
-            "livenessProbe": {"httpGet": {"path": k.liveness_path, "port": k.port}, "periodSeconds": 10, "failureThreshold": 3},
-            "readinessProbe": {"httpGet": {"path": k.readiness_path, "port": k.port}, "periodSeconds": 5, "failureThreshold": 2},
-        }, note="container probe snippet: paste under your Deployment's container")),
-    ]  # fmt: skip
+        Artifact(
+            "kubernetes/prometheusrule.yaml",
+            yaml_document(
+                source,
+                {
+                    "apiVersion": "monitoring.coreos.com/v1",
+                    "kind": "PrometheusRule",
+                    "metadata": meta,
+                    "spec": rules_data(groups),
+                },
+            ),
+        ),
+        Artifact(
+            "kubernetes/servicemonitor.yaml",
+            yaml_document(
+                source,
+                {
+                    "apiVersion": "monitoring.coreos.com/v1",
+                    "kind": "ServiceMonitor",
+                    "metadata": meta,
+                    "spec": {
+                        "jobLabel": "app.kubernetes.io/name",
+                        "selector": {"matchLabels": selector},
+                        "endpoints": [
+                            {
+                                "port": k.port,
+                                "path": target.path,
+                                "scheme": target.scheme,
+                                "interval": str(spec.scrape_interval),
+                            }
+                        ],
+                    },
+                },
+                note=""
+                if k.selector
+                else "kubernetes.selector is unset: edit matchLabels to your Service's labels",
+            ),
+        ),
+        Artifact(
+            "kubernetes/probes.yaml",
+            yaml_document(
+                source,
+                {
+                    "livenessProbe": {
+                        "httpGet": {"path": k.liveness_path, "port": k.port},
+                        "periodSeconds": 10,
+                        "failureThreshold": 3,
+                    },
+                    "readinessProbe": {
+                        "httpGet": {"path": k.readiness_path, "port": k.port},
+                        "periodSeconds": 5,
+                        "failureThreshold": 2,
+                    },
+                },
+                note="container probe snippet: paste under your Deployment's container",
+            ),
+        ),
+    ]
     http = [d for d in spec.dependencies if isinstance(d, HttpDependency)]
     if http:
-        probes = [{
-            "apiVersion": "monitoring.coreos.com/v1", "kind": "Probe",
-            "metadata": {"name": f"{spec.service}-{d.name}", "namespace": k.namespace},
-            "spec": {"jobName": f"{spec.service}-{d.name}", "module": "http_2xx",
-                     "prober": {"url": d.blackbox},
-                     "targets": {"staticConfig": {"static": [d.url], "labels": {"dependency": d.name}}}},
-        } for d in http]  # fmt: skip
+        probes = [
+            {
+                "apiVersion": "monitoring.coreos.com/v1",
+                "kind": "Probe",
+                "metadata": {"name": f"{spec.service}-{d.name}", "namespace": k.namespace},
+                "spec": {
+                    "jobName": f"{spec.service}-{d.name}",
+                    "module": "http_2xx",
+                    "prober": {"url": d.blackbox},
+                    "targets": {
+                        "staticConfig": {"static": [d.url], "labels": {"dependency": d.name}}
+                    },
+                },
+            }
+            for d in http
+        ]
         out.append(
             Artifact(
                 "kubernetes/blackbox-probes.yaml",

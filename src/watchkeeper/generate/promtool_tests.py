@@ -31,9 +31,10 @@ def _expected_alert(
     """
     pool = ([own] if own is not None else []) + alerts
     candidates = [
-        a for a in pool
+        a
+        for a in pool
         if a.name == name and all(a.labels.get(k, v) == v for k, v in expected.labels.items())
-    ]  # fmt: skip
+    ]
     rule = candidates[0]
     labels = {**rule.labels, **expected.labels}
     annotations = {
@@ -46,8 +47,9 @@ def _expected_alert(
 
 
 def _group(alerts: list[AlertRule], rule: AlertRule, scenario: Scenario) -> dict[str, object]:
+    subject = f" {rule.labels['dependency']}" if "dependency" in rule.labels else ""
     group: dict[str, object] = {
-        "name": f"{rule.name}{' ' + rule.labels.get('dependency', '') if 'dependency' in rule.labels else ''}: {scenario.name}",
+        "name": f"{rule.name}{subject}: {scenario.name}",
         "interval": _at(scenario.interval),
         "input_series": [{"series": s.series, "values": s.values} for s in scenario.series],
     }

@@ -28,8 +28,7 @@ def nudge(threshold: Decimal, up: bool) -> Decimal:
 
 
 def _fmt(value: Decimal | float) -> str:
-    text = format(Decimal(str(value)).normalize(), "f")
-    return text
+    return format(Decimal(str(value)).normalize(), "f")
 
 
 def counter(series: str, per_minute: Decimal | float, minutes: int) -> Series:

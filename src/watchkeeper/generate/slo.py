@@ -113,7 +113,9 @@ def _alert(spec: ServiceSpec, slo: SLO, window: BurnWindow) -> AlertRule:
     }
     factor = num(window.exact_factor(slo.window))
     annotations = {
-        "summary": f"{spec.service}: SLO {slo.name} burns its {slo.window} error budget {factor}x too fast",
+        "summary": (
+            f"{spec.service}: SLO {slo.name} burns its {slo.window} error budget {factor}x too fast"
+        ),
         "description": (
             f"{{{{ $value | humanizePercentage }}}} of events failed over the last {window.long} "
             f"(and over {window.short}); above {num(window_threshold(slo, window) * 100)}% "
@@ -124,9 +126,14 @@ def _alert(spec: ServiceSpec, slo: SLO, window: BurnWindow) -> AlertRule:
         "dashboard_url": dashboard_url(spec, "slo"),
     }
     return AlertRule(
-        SLO_ALERT, expr, window.effective_hold, labels, annotations,
-        _scenarios(spec, slo, window), f"slo:sli_error:ratio_rate{window.long}",
-    )  # fmt: skip
+        SLO_ALERT,
+        expr,
+        window.effective_hold,
+        labels,
+        annotations,
+        _scenarios(spec, slo, window),
+        f"slo:sli_error:ratio_rate{window.long}",
+    )
 
 
 def _scenarios(spec: ServiceSpec, slo: SLO, window: BurnWindow) -> tuple[Scenario, ...]:
@@ -151,11 +158,17 @@ def _scenarios(spec: ServiceSpec, slo: SLO, window: BurnWindow) -> tuple[Scenari
                 Fraction(ratio) > window_threshold(slo, other)
                 and at >= start + other.effective_hold.seconds
             ):
-                out.append(Expected(
-                    {"slo": slo.name, "burn_tier": other.tier, "long_window": str(other.long),
-                     "severity": other.effective_severity},
-                    float(ratio),
-                ))  # fmt: skip
+                out.append(
+                    Expected(
+                        {
+                            "slo": slo.name,
+                            "burn_tier": other.tier,
+                            "long_window": str(other.long),
+                            "severity": other.effective_severity,
+                        },
+                        float(ratio),
+                    )
+                )
         return tuple(out)
 
     above, below = nudge(exact, up=True), nudge(exact, up=False)
@@ -164,19 +177,26 @@ def _scenarios(spec: ServiceSpec, slo: SLO, window: BurnWindow) -> tuple[Scenari
     tag = f"{window.tier} {window.long}/{window.short}"
     early = start + window.effective_hold.seconds - 60
     scenarios = [
-        Scenario(f"SLO {slo.name}: error ratio {above} just above the {tag} threshold {num(threshold)}",
-                 _series(spec, slo, above, per_minute, minutes),
-                 ((early, expected(above, early)), (after, expected(above, after)))),
-        Scenario(f"SLO {slo.name}: error ratio {below} just below the {tag} threshold {num(threshold)}",
-                 _series(spec, slo, below, per_minute, minutes),
-                 ((after, expected(below, after)),)),
-    ]  # fmt: skip
+        Scenario(
+            f"SLO {slo.name}: error ratio {above} just above the {tag} threshold {num(threshold)}",
+            _series(spec, slo, above, per_minute, minutes),
+            ((early, expected(above, early)), (after, expected(above, after))),
+        ),
+        Scenario(
+            f"SLO {slo.name}: error ratio {below} just below the {tag} threshold {num(threshold)}",
+            _series(spec, slo, below, per_minute, minutes),
+            ((after, expected(below, after)),),
+        ),
+    ]
     if slo.min_events and window is slo.burn_windows[0]:
         sparse = Decimal(slo.min_events) / (minutes + 5)
-        scenarios.append(Scenario(
-            f"SLO {slo.name}: too few events for the low-traffic guard",
-            _series(spec, slo, min(Decimal(1), above * 2), sparse, minutes), ((after, ()),),
-        ))  # fmt: skip
+        scenarios.append(
+            Scenario(
+                f"SLO {slo.name}: too few events for the low-traffic guard",
+                _series(spec, slo, min(Decimal(1), above * 2), sparse, minutes),
+                ((after, ()),),
+            )
+        )
     return tuple(scenarios)
 
 

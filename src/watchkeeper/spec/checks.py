@@ -40,7 +40,7 @@ def _duplicates(names: list[str]) -> set[str]:
 
 def _check_labels(spec: ServiceSpec) -> list[Problem]:
     return [
-        Problem(("labels", key), f"is set by watchkeeper on every alert; rename the label")
+        Problem(("labels", key), "is set by watchkeeper on every alert; rename the label")
         for key in spec.labels
         if key in RESERVED_LABELS
     ]
@@ -103,8 +103,10 @@ def _check_window(
             Problem(
                 at,
                 f"{window.tier} tier {window.long}/{window.short} can never fire: factor "
-                f"{_num(factor)} x error budget {_num(budget * 100)}% = {_num(factor * budget * 100)}% "
-                f"error ratio, and a ratio cannot exceed 100%; lower the factor below {_num(1 / budget)} "
+                f"{_num(factor)} x error budget {_num(budget * 100)}% = "
+                f"{_num(factor * budget * 100)}% "
+                "error ratio, and a ratio cannot exceed 100%; lower the factor below "
+                f"{_num(1 / budget)} "
                 f"or raise the objective (now {objective}%)",
             )
         )
@@ -116,8 +118,7 @@ def _num(value: Fraction) -> str:
 
     with localcontext() as ctx:
         ctx.prec = 12
-        text = format((Decimal(value.numerator) / Decimal(value.denominator)).normalize(), "f")
-    return text
+        return format((Decimal(value.numerator) / Decimal(value.denominator)).normalize(), "f")
 
 
 def _check_alerts(spec: ServiceSpec) -> list[Problem]:
@@ -155,7 +156,8 @@ def _check_alerts(spec: ServiceSpec) -> list[Problem]:
             problems.append(
                 Problem(
                     ("alerts", "custom", i, "name"),
-                    f"{custom.name!r} is a built-in alert; override it under alerts.{custom.name} or pick another name",
+                    f"{custom.name!r} is a built-in alert; override it under alerts.{custom.name} "
+                    "or pick another name",
                 )
             )
         elif custom.name in dup:
@@ -247,7 +249,8 @@ def _check_inhibitions(spec: ServiceSpec) -> list[Problem]:
                 problems.append(
                     Problem(
                         (*at, "equal"),
-                        f"lists {label!r}, which target alert(s) {', '.join(lacking)} do not carry, "
+                        f"lists {label!r}, which target alert(s) {', '.join(lacking)} do not "
+                        "carry, "
                         f"so the inhibition would match on an empty value; use labels every target "
                         f"carries, e.g. {', '.join(sorted(static_label_names(spec)))}",
                     )
@@ -274,11 +277,13 @@ def spec_warnings(spec: ServiceSpec) -> list[str]:
     if not spec.kubernetes.selector:
         warnings.append(
             "kubernetes.selector is not set: the ServiceMonitor selects Services labelled "
-            f"app.kubernetes.io/name={spec.service}; set kubernetes.selector to your Service's labels"
+            f"app.kubernetes.io/name={spec.service}; set kubernetes.selector to your Service's "
+            "labels"
         )
     for custom in spec.alerts.custom:
         if custom.test is None:
             warnings.append(
-                f"custom alert {custom.name} has no `test:` series, so no promtool test proves it fires"
+                f"custom alert {custom.name} has no `test:` series, so no promtool test proves it "
+                "fires"
             )
     return warnings

@@ -42,9 +42,9 @@ class AlertInfo:
             if key == "alertname":
                 if value != self.name:
                     return False
-            elif key in self.labels and self.labels[key] != value:
-                return False
-            elif key not in self.labels and key not in self.carried:
+            elif (key in self.labels and self.labels[key] != value) or (
+                key not in self.labels and key not in self.carried
+            ):
                 return False
         return True
 
@@ -71,7 +71,7 @@ def alert_inventory(spec: ServiceSpec) -> list[AlertInfo]:
             labels = static_labels(spec, window.effective_severity)
             labels |= {"slo": slo.name, "burn_tier": window.tier, "long_window": str(window.long)}
             out.append(AlertInfo(SLO_ALERT, labels, subject=f"{slo.name}/{window.long}"))
-    kinds = {d.kind for d in spec.dependencies}
+    {d.kind for d in spec.dependencies}
     for name, builtin in BUILTIN_ALERTS.items():
         override = spec.alerts.override(name)
         if not override.enabled:

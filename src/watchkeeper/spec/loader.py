@@ -112,7 +112,7 @@ def _real_path(loc: tuple[int | str, ...], data: Any) -> tuple[Path, bool]:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, Mapping) and isinstance(part, str) and part in node:
+        if isinstance(node, Mapping) and isinstance(part, str) and part in node:  # noqa: SIM114 (separate for mypy narrowing)
             out.append(part)
             node = node[part]
         elif isinstance(node, tuple) and isinstance(part, int) and part < len(node):
@@ -180,7 +180,7 @@ def _step(current: Any, part: int | str) -> Any:
     if isinstance(current, type) and issubclass(current, BaseModel):
         if isinstance(part, str) and part in current.model_fields:
             return current.model_fields[part].annotation
-        for name, field in current.model_fields.items():
+        for _name, field in current.model_fields.items():
             if field.alias == part:
                 return field.annotation
         return current  # a union tag: stay on the chosen member

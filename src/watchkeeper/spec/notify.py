@@ -11,8 +11,8 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from watchkeeper.spec.base import SpecModel
-from watchkeeper.spec.types import DurationField, LabelName
 from watchkeeper.spec.durations import Duration
+from watchkeeper.spec.types import DurationField, LabelName
 
 __all__ = [
     "EmailReceiver",

@@ -122,9 +122,13 @@ class BurnWindow(SpecModel):
 
 def _window(tier: str, long: int, short: int, percent: str) -> BurnWindow:
     return BurnWindow.model_validate(
-        {"tier": tier, "long": Duration(long), "short": Duration(short),
-         "budget_percent": Decimal(percent)}
-    )  # fmt: skip
+        {
+            "tier": tier,
+            "long": Duration(long),
+            "short": Duration(short),
+            "budget_percent": Decimal(percent),
+        }
+    )
 
 
 # SRE workbook, table 5-8: 2% in 1h and 5% in 6h page; 10% in 1d and in 3d ticket.
