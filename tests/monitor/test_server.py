@@ -120,12 +120,14 @@ def test_up_serves_imported_data_like_prometheus(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_up_scrapes_targets_and_keeps_data_after_sigterm(
+def test_up_scrapes_spec_targets_and_keeps_data_after_sigterm(
     tmp_path: Path, metrics_server: str
 ) -> None:
     data_dir = tmp_path / "data"
-    target = f"demo={metrics_server}"
-    with watchkeeper_up(data_dir, "--target", target, "--scrape-interval", "1s") as (url, process):
+    spec = tmp_path / "watchkeeper.yaml"
+    address = metrics_server.split("/")[2]
+    spec.write_text(f"service: demo\nscrape_interval: 1s\ntargets:\n  - {address}\n")
+    with watchkeeper_up(data_dir, "-f", str(spec)) as (url, process):
         deadline = time.monotonic() + 30
         result: list[dict[str, object]] = []
         while not result and time.monotonic() < deadline:
@@ -215,21 +217,22 @@ def test_parse_listen() -> None:
             parse_listen(bad)
 
 
-def test_load_targets(tmp_path: Path) -> None:
+def test_load_targets_from_the_spec(tmp_path: Path) -> None:
     spec = tmp_path / "watchkeeper.yaml"
     spec.write_text(
-        "service:\n  name: checkout\n"
+        "service: checkout\n"
+        "scrape_interval: 30s\n"
         "targets:\n"
-        "  - url: http://127.0.0.1:8000/metrics\n"
-        "  - url: http://127.0.0.1:8001/metrics\n    job: worker\n    interval: 30s\n",
+        "  - 127.0.0.1:8000\n"
+        "  - 127.0.0.1:8001\n",
         encoding="utf-8",
     )
     name, targets = load_targets(spec)
     assert name == "checkout"
     assert targets == [
-        ScrapeTarget("checkout", "http://127.0.0.1:8000/metrics"),
-        ScrapeTarget("worker", "http://127.0.0.1:8001/metrics", 30.0),
+        ScrapeTarget("checkout", "http://127.0.0.1:8000/metrics", 30.0),
+        ScrapeTarget("checkout", "http://127.0.0.1:8001/metrics", 30.0),
     ]
-    spec.write_text("service: x\ntargets:\n  - port: 80\n", encoding="utf-8")
-    with pytest.raises(SpecError, match=r"targets\[0\]: expected a mapping with 'url:'"):
+    spec.write_text("service: x\ntargets:\n  - no-port\n", encoding="utf-8")
+    with pytest.raises(SpecError, match=r"watchkeeper.yaml:2: targets must be host:port"):
         load_targets(spec)

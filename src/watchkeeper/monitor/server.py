@@ -22,7 +22,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from watchkeeper.errors import ConfigurationError, SpecError
+from watchkeeper.errors import ConfigurationError
 from watchkeeper.monitor.model import Appendable, Queryable
 from watchkeeper.monitor.web.api import ApiDeps, QueryEngine, api_routes
 from watchkeeper.monitor.web.auth import TokenAuthMiddleware, generate_token, is_loopback
@@ -110,47 +110,20 @@ def resolve_token(host: str, token: str | None) -> tuple[str | None, bool]:
 
 
 def load_targets(spec_path: Path) -> tuple[str, list[ScrapeTarget]]:
-    """The service name and ``targets:`` of a watchkeeper.yaml (only what ``up`` needs)."""
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    """The service name and scrape targets of a watchkeeper.yaml.
 
-    try:
-        doc = YAML(typ="safe").load(spec_path.read_text(encoding="utf-8"))
-    except (OSError, YAMLError) as exc:
-        raise SpecError(f"{spec_path}: cannot read the spec: {exc}") from None
-    if not isinstance(doc, dict):
-        raise SpecError(f"{spec_path}: expected a mapping with 'service:' and 'targets:'")
-    service = doc.get("service")
-    name = service.get("name") if isinstance(service, dict) else service
-    name = str(name or spec_path.parent.name)
-    targets: list[ScrapeTarget] = []
-    for i, item in enumerate(doc.get("targets") or []):
-        where = f"{spec_path}: targets[{i}]"
-        if isinstance(item, str):
-            item = {"url": item}
-        if not isinstance(item, dict) or not isinstance(item.get("url"), str):
-            raise SpecError(f"{where}: expected a mapping with 'url:', got {item!r}")
-        interval = item.get("interval", item.get("scrape_interval"))
-        interval_s = (
-            _seconds(interval, where) if interval is not None else DEFAULT_SCRAPE_INTERVAL_S
-        )
-        timeout = item.get("timeout", item.get("scrape_timeout"))
-        timeout_s = _seconds(timeout, where) if timeout is not None else None
-        targets.append(
-            ScrapeTarget(str(item.get("job") or name), item["url"], interval_s, timeout_s)
-        )
-    return name, targets
+    The same job Prometheus gets from ``watchkeeper generate`` (job name = service,
+    ``scrape_interval``), so rules run unchanged on both.
+    """
+    from watchkeeper.spec import load_spec
 
-
-def _seconds(value: object, where: str) -> float:
-    from watchkeeper.monitor.web.params import ParamError, parse_duration_ms
-
-    try:
-        return parse_duration_ms(str(value), "interval") / 1000
-    except ParamError:
-        raise SpecError(
-            f"{where}: interval {value!r} is not a duration such as 15s or 1m"
-        ) from None
+    spec = load_spec(spec_path)  # SpecProblems (a SpecError) names file:line
+    interval_s = float(spec.scrape_interval.seconds) or DEFAULT_SCRAPE_INTERVAL_S
+    targets = [
+        ScrapeTarget(spec.service, f"{t.scheme}://{t.address}{t.path}", interval_s)
+        for t in spec.parsed_targets
+    ]
+    return spec.service, targets
 
 
 # Storage statistics that only ever grow while the store is open: exported as counters.
