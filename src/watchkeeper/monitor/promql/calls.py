@@ -64,7 +64,7 @@ def _range_function(ev: Evaluator, e: Call, ts: IntArray) -> list[StepSeries]:
     assert isinstance(arg, RangeArg)
     if not arg.series:
         return []
-    ctx = RangeCtx(arg.ends, arg.range_ms, ts, params)
+    ctx = RangeCtx(arg.ends, arg.range_ms, ts, params, ev.check_time)
     ts_all, vs_all, lo, hi = batch_windows(arg.series, arg.ends, arg.range_ms)
     # Prometheus counts the samples loaded for one step at a time.
     ev.count_samples(int((hi - lo).sum(axis=0).max()))

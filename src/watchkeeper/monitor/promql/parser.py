@@ -106,20 +106,25 @@ def _lookup(table: tuple[tuple[Any, Any], ...], key: Any) -> Any:
     raise QueryError(f"unsupported parser value {key!r}", "bad_data")
 
 
-def _at(raw: Any) -> AtSpec:
+_SYSTEM_TIME = re.compile(r"at: Some\(\s*At\(\s*SystemTime \{\s*tv_sec: (-?\d+),\s*tv_nsec: (\d+)")
+
+
+def _at(owner: Any) -> AtSpec:
+    """The ``@`` of a selector or subquery: ms since the epoch, or start()/end()."""
+    raw = owner.at
     if raw is None:
         return None
     if raw.type == pp.AtModifierType.Start:
         return "start"
     if raw.type == pp.AtModifierType.End:
         return "end"
-    try:
-        when = raw.at
-    except BaseException:  # pyo3 panics converting times before 1970
-        raise QueryError(
-            "@ modifier: timestamps before 1970 are not supported", "bad_data"
-        ) from None
-    return _td_ms(when - _EPOCH)
+    # The binding panics converting times before 1970 into a datetime, so read the
+    # time from its debug output instead (the owner's own @ is the last one shown).
+    found = _SYSTEM_TIME.findall(repr(owner))
+    if not found:
+        raise QueryError("invalid @ modifier timestamp", "bad_data")
+    seconds, nanos = found[-1]
+    return int(seconds) * 1000 + int(nanos) // 1_000_000
 
 
 def _offset(raw: timedelta | None) -> int:
@@ -141,7 +146,7 @@ def _selector(raw: Any) -> VectorSel:
         matchers.insert(0, Matcher.of("__name__", MatchType.EQUAL, raw.name))
     if not any(not m.matches("") for m in matchers):
         raise QueryError("vector selector must contain at least one non-empty matcher", "bad_data")
-    return VectorSel(raw.name, tuple(matchers), _offset(raw.offset), _at(raw.at), str(raw))
+    return VectorSel(raw.name, tuple(matchers), _offset(raw.offset), _at(raw), str(raw))
 
 
 def _convert(raw: Any) -> Expr:
@@ -158,7 +163,7 @@ def _convert(raw: Any) -> Expr:
     if isinstance(raw, pp.SubqueryExpr):
         step = 0 if raw.step is None else _td_ms(raw.step)
         rng = _offset(raw.range)
-        return Subquery(_convert(raw.expr), rng, step, _offset(raw.offset), _at(raw.at))
+        return Subquery(_convert(raw.expr), rng, step, _offset(raw.offset), _at(raw))
     if isinstance(raw, pp.UnaryExpr):
         inner = _convert(raw.expr)
         if isinstance(inner, NumberLit):

@@ -28,6 +28,7 @@ class RangeCtx:
     range_ms: int
     step_times: IntArray  # per step: the evaluation time itself
     params: list[FloatArray]  # scalar arguments other than the range vector, per step
+    check_time: Callable[[], None] = lambda: None  # raises when the query ran out of time
 
 
 # (timestamps, values, lo, hi, ctx) -> (values, present), both shaped like lo.
@@ -149,7 +150,9 @@ def _per_window(min_samples: int, f: WindowFunc) -> RangeFunc:
         present = np.zeros(lo.shape, dtype=np.bool_)
         ts_list: list[int] = ts.tolist()
         vs_list: list[float] = vs.tolist()
-        for i, k in zip(*np.nonzero(hi - lo >= min_samples), strict=True):
+        for n, (i, k) in enumerate(zip(*np.nonzero(hi - lo >= min_samples), strict=True)):
+            if n % 4096 == 4095:
+                ctx.check_time()
             a, b = int(lo[i, k]), int(hi[i, k])
             v = f(ts_list[a:b], vs_list[a:b], int(k), ctx)
             if v is not None:
