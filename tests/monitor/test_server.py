@@ -236,3 +236,19 @@ def test_load_targets_from_the_spec(tmp_path: Path) -> None:
     spec.write_text("service: x\ntargets:\n  - no-port\n", encoding="utf-8")
     with pytest.raises(SpecError, match=r"watchkeeper.yaml:2: targets must be host:port"):
         load_targets(spec)
+
+
+def test_query_limits_from_the_config(tmp_path: Path) -> None:
+    config = MonitorConfig(data_dir=tmp_path / "data", query_max_samples=2)
+    m = Monitor(config)
+    try:
+        import_openmetrics(OPENMETRICS, m.store)
+        m.store.commit()
+        client = ASGIClient(m.app)
+        params = {"query": "rate(http_requests_total[5m])", "time": "1700000100"}
+        r = client.get("/api/v1/query", params=params)
+        assert r.status_code == 422
+        assert r.json()["errorType"] == "execution"
+        assert "too many samples" in r.json()["error"]
+    finally:
+        m.store.close()

@@ -114,6 +114,15 @@ def _parse_target(text: str, interval_s: float) -> ScrapeTarget:
     "--retention-size", default=None, help="Drop the oldest data beyond this size (e.g. 10GB)."
 )
 @click.option(
+    "--query-timeout", default="2m", show_default=True, help="Abort queries running longer."
+)
+@click.option(
+    "--query-max-samples",
+    default=50_000_000,
+    show_default=True,
+    help="Abort queries loading more samples into memory at once.",
+)
+@click.option(
     "--token",
     envvar="WATCHKEEPER_TOKEN",
     default=None,
@@ -127,6 +136,8 @@ def up(
     scrape_interval: str,
     retention: str,
     retention_size: str | None,
+    query_timeout: str,
+    query_max_samples: int,
     token: str | None,
 ) -> None:
     """Scrape, store and serve a Prometheus-compatible API until interrupted.
@@ -157,6 +168,8 @@ def up(
         retention_seconds=_duration_s(retention, "--retention"),
         retention_bytes=_size_bytes(retention_size, "--retention-size") if retention_size else None,
         targets=targets,
+        query_timeout_s=_duration_s(query_timeout, "--query-timeout"),
+        query_max_samples=query_max_samples,
     )
 
     def announce(url: str) -> None:

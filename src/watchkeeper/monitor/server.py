@@ -82,6 +82,9 @@ class MonitorConfig:
     token: str | None = None
     retention_seconds: float | None = None
     retention_bytes: int | None = None
+    # Prometheus' defaults for --query.timeout and --query.max-samples.
+    query_timeout_s: float = 120.0
+    query_max_samples: int = 50_000_000
     targets: Sequence[ScrapeTarget] = field(default_factory=list)
 
 
@@ -172,7 +175,12 @@ class Monitor:
         self.metrics = MonitorMetrics()
         self.store = store if store is not None else open_store(config)
         self.metrics.add_stats("watchkeeper_tsdb", self.store.stats, _is_counter_stat)
-        self.engine = (engine_factory or build_engine)(self.store)
+        if engine_factory is not None:
+            self.engine = engine_factory(self.store)
+        else:
+            self.engine = build_engine(
+                self.store, timeout_s=config.query_timeout_s, max_samples=config.query_max_samples
+            )
         self.scrapes: ScrapeManager | None = None
         if config.targets:
             self.scrapes = _scrape_manager(self.store, config.targets)
@@ -228,10 +236,12 @@ class Monitor:
         self.store.close()
 
 
-def build_engine(storage: Queryable) -> QueryEngine:
+def build_engine(
+    storage: Queryable, *, timeout_s: float = 120.0, max_samples: int = 50_000_000
+) -> QueryEngine:
     from watchkeeper.monitor.promql import Engine
 
-    engine: QueryEngine = Engine(storage)
+    engine: QueryEngine = Engine(storage, timeout_s=timeout_s, max_samples=max_samples)
     return engine
 
 

@@ -5,9 +5,10 @@ as a Prometheus data source and ``promtool``-style clients work unchanged.
 ``Queryable``, a targets callable); ``server.py`` wires the real ones. Shapes,
 status codes and error types follow Prometheus' web/api/v1/api.go.
 
-Queries run on the event loop thread: the evaluator is CPU-bound Python (a
-thread would not run it faster under the GIL) and the storage is then never read
-concurrently with the scrape loop's appends. The engine's own timeout bounds it.
+Queries run in worker threads, at most ``max_concurrent_queries`` at a time (like
+Prometheus' ``--query.max-concurrency``): the event loop stays free for scrapes,
+probes and other requests while a slow query runs (numpy releases the GIL for the
+heavy parts). The storage is thread-safe; the engine's own timeout bounds a query.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
 
+import anyio
+import anyio.to_thread
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -75,6 +78,14 @@ class ApiDeps:
     ready: Callable[[], bool] = lambda: True
     metrics: MonitorMetrics = field(default_factory=MonitorMetrics)
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000)
+    max_concurrent_queries: int = 4
+    _limiter: anyio.CapacityLimiter | None = field(default=None, init=False, repr=False)
+
+    def limiter(self) -> anyio.CapacityLimiter:
+        # Created lazily: a CapacityLimiter belongs to the event loop that first uses it.
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.max_concurrent_queries)
+        return self._limiter
 
 
 class _ApiError(Exception):
@@ -157,10 +168,10 @@ def _endpoint(handler: Handler, deps: ApiDeps) -> Callable[[Request], Awaitable[
     return endpoint
 
 
-def _run_query(deps: ApiDeps, endpoint: str, run: Callable[[], Value]) -> Response:
+async def _run_query(deps: ApiDeps, endpoint: str, run: Callable[[], Value]) -> Response:
     started = time.perf_counter()
     try:
-        value = run()
+        value = await anyio.to_thread.run_sync(run, limiter=deps.limiter())
     except QueryError as exc:
         deps.metrics.query_errors.labels(endpoint, exc.kind).inc()
         return _error(exc.kind, str(exc))
@@ -173,7 +184,7 @@ async def _query(request: Request, deps: ApiDeps) -> Response:
     params = await _Params.read(request)
     expr = _query_text(params)
     at = _time(params, "time", deps.now_ms())
-    return _run_query(deps, "query", lambda: deps.engine.instant_query(expr, at))
+    return await _run_query(deps, "query", lambda: deps.engine.instant_query(expr, at))
 
 
 async def _query_range(request: Request, deps: ApiDeps) -> Response:
@@ -194,7 +205,9 @@ async def _query_range(request: Request, deps: ApiDeps) -> Response:
             "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the "
             "query resolution (?step=XX)"
         )
-    return _run_query(deps, "query_range", lambda: deps.engine.range_query(expr, start, end, step))
+    return await _run_query(
+        deps, "query_range", lambda: deps.engine.range_query(expr, start, end, step)
+    )
 
 
 async def _series(request: Request, deps: ApiDeps) -> Response:
