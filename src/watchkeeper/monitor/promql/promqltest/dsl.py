@@ -166,6 +166,9 @@ class Eval:
     fail_message: str | None = None
     fail_regexp: str | None = None
     expected: list[Expected] = field(default_factory=list)
+    # ``expect range vector from A to B step S``: an instant query's range-vector
+    # result, with expected values at A, A+S, ..., B.
+    range_vector: tuple[int, int, int] | None = None
 
 
 Command = Load | Clear | Eval
@@ -267,12 +270,26 @@ def _body_line(cmd: Load | Eval, line: str, where: str) -> None:
     cmd.expected.append(Expected(labels, values))
 
 
+_RANGE_VECTOR = re.compile(
+    r"^range vector\s+from\s+(?P<start>\S+)\s+to\s+(?P<end>\S+)\s+step\s+(?P<step>\S+)$"
+)
+
+
 def _expect_line(cmd: Eval, text: str, where: str) -> None:
     """The newer ``expect ...`` lines: ``fail [msg: ...|regex: ...]``, ``ordered``, ``string``."""
     if text == "string" or text.startswith("string "):
         cmd.expected.append(Expected(None, [], string=text[len("string ") :]))
     elif text == "ordered":
         cmd.ordered = True
+    elif text.startswith("range vector"):
+        m = _RANGE_VECTOR.match(text)
+        if m is None:
+            raise TestFileError(f"{where}: invalid range vector expectation {text!r}")
+        cmd.range_vector = (
+            _duration(m["start"], where),
+            _duration(m["end"], where),
+            _duration(m["step"], where),
+        )
     elif text.startswith("fail"):
         cmd.fail = True
         rest = text[len("fail") :].strip()

@@ -190,17 +190,29 @@ def _compare_instant(cmd: Eval, result: Value) -> str:
 
 
 def _compare_matrix_instant(cmd: Eval, result: Matrix) -> str:
-    """An instant query of a range selector: expected lines list the values in the window."""
+    """An instant query of a range vector: each series' samples in the window.
+
+    With ``expect range vector from A to B step S`` the expected values sit at
+    A, A+S, ..., B (``_`` for none); without it only the values are compared.
+    """
     expected = {e.labels: e for e in cmd.expected if e.labels is not None}
-    if len(expected) != len(result.series):
-        return _mismatch(cmd, result, "series count differs")
-    for s in result.series:
+    got = [s for s in result.series if s.points]
+    if len(expected) != len(got):
+        return _mismatch(cmd, result, f"expected {len(expected)} series, got {len(got)}")
+    for s in got:
         e = expected.get(s.labels)
         if e is None:
             return _mismatch(cmd, result, f"unexpected series {_lbl(s.labels)}")
-        want = [v for v in e.values if v is not None]
-        if len(want) != len(s.points) or not all(
-            _equal(w, v) for w, (_, v) in zip(want, s.points, strict=True)
+        if cmd.range_vector is not None:
+            start, _, step = cmd.range_vector
+            want = {start + i * step: v for i, v in enumerate(e.values) if v is not None}
+            have = dict(s.points)
+            if set(want) != set(have) or not all(_equal(want[t], v) for t, v in have.items()):
+                return _mismatch(cmd, result, f"samples of {_lbl(s.labels)} differ")
+            continue
+        values = [v for v in e.values if v is not None]
+        if len(values) != len(s.points) or not all(
+            _equal(w, v) for w, (_, v) in zip(values, s.points, strict=True)
         ):
             return _mismatch(cmd, result, f"values of {_lbl(s.labels)} differ")
     return ""
