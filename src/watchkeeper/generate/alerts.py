@@ -276,11 +276,19 @@ def _down_alert(metric: str, what: str) -> Callable[[_Ctx], AlertRule]:
             Scenario(
                 f"{metric} is 1", (gauge(selector(metric, **labels), 1, minutes),), ((after, ()),)
             ),
+            Scenario(
+                "the exporter itself cannot be scraped",
+                (gauge(selector("up", **labels), 0, minutes),),
+                (*early, (after, (Expected(labels, 0),))),
+            ),
         )
+        # An exporter that is down reports nothing at all: count it as down too.
+        up = selector("up", job=job)
         return c.rule(
-            f"{query} == 0",
+            f"{query} == 0 or {up} == 0",
             f"{c.spec.service}: {what} {c.info.subject} is down",
-            f"{metric} reports {what} {c.info.subject} unreachable for {c.hold}.",
+            f"{metric} reports {what} {c.info.subject} unreachable, or its exporter cannot be "
+            f"scraped, for {c.hold}.",
             query,
             scenarios,
             board="dependencies",

@@ -53,7 +53,6 @@ def prometheus_config(
         "global": {
             "scrape_interval": str(spec.scrape_interval),
             "evaluation_interval": "1m",
-            "external_labels": {"service": spec.service},
         },
         "rule_files": [f"rules/{spec.service}.rules.yml"],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},

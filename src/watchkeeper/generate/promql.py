@@ -18,6 +18,7 @@ __all__ = [
     "HTTP_BUCKET",
     "le_matcher",
     "num",
+    "prose",
     "render_template",
     "selector",
 ]
@@ -34,6 +35,15 @@ def num(value: Decimal | Fraction | int) -> str:
             value = Decimal(value.numerator) / Decimal(value.denominator)
     text = format(Decimal(value).normalize(), "f")
     return "0" if text in {"-0", ""} else text
+
+
+def prose(value: Decimal | Fraction | int) -> str:
+    """A number for people: at most four significant digits (0.9333, 13.44, 14.4)."""
+    with localcontext() as ctx:
+        ctx.prec = 4
+        if isinstance(value, Fraction):
+            value = Decimal(value.numerator) / Decimal(value.denominator)
+        return num(+Decimal(value))
 
 
 def _quote(value: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
+from watchkeeper.generate.promql import num
 from watchkeeper.generate.rules import Expected, Scenario, Series
 
 __all__ = ["counter", "gauge", "nudge", "threshold_scenarios"]
@@ -69,8 +70,8 @@ def threshold_scenarios(
     word = "above" if above else "below"
     other = "below" if above else "above"
     return (
-        Scenario(f"just {word} the threshold ({firing_value})", tuple(series), tuple(checks)),
+        Scenario(f"just {word} the threshold ({num(firing_value)})", tuple(series), tuple(checks)),
         Scenario(
-            f"just {other} the threshold ({quiet_value})", tuple(quiet_series), ((after, ()),)
+            f"just {other} the threshold ({num(quiet_value)})", tuple(quiet_series), ((after, ()),)
         ),
     )

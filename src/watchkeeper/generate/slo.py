@@ -14,12 +14,12 @@ while the 6h page (6x) rightly does.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
 
 from watchkeeper.generate.alerts import exporter_job
 from watchkeeper.generate.links import dashboard_url, runbook_url
-from watchkeeper.generate.promql import HTTP_BUCKET, HTTP_COUNT, le_matcher, num, selector
+from watchkeeper.generate.promql import HTTP_BUCKET, HTTP_COUNT, le_matcher, num, prose, selector
 from watchkeeper.generate.rules import (
     AlertRule,
     Expected,
@@ -111,16 +111,20 @@ def _alert(spec: ServiceSpec, slo: SLO, window: BurnWindow) -> AlertRule:
         "burn_tier": window.tier,
         "long_window": str(window.long),
     }
-    factor = num(window.exact_factor(slo.window))
+    exact_factor = window.exact_factor(slo.window)
+    factor = prose(exact_factor)
+    # How long the whole budget lasts at the threshold burn rate: the urgency, in time.
+    lasts = Duration(int(slo.window.seconds / exact_factor) // 60 * 60)
     annotations = {
         "summary": (
             f"{spec.service}: SLO {slo.name} burns its {slo.window} error budget {factor}x too fast"
         ),
         "description": (
             f"{{{{ $value | humanizePercentage }}}} of events failed over the last {window.long} "
-            f"(and over {window.short}); above {num(window_threshold(slo, window) * 100)}% "
-            f"the {num(Fraction(slo.objective))}% objective's budget lasts less than "
-            f"{slo.window} / {factor}."
+            f"and the last {window.short}, above {prose(window_threshold(slo, window) * 100)}% "
+            f"({factor}x the {prose(slo.budget * 100)}% budget of a "
+            f"{num(Fraction(slo.objective))}% objective): at that rate the {slo.window} budget "
+            f"is spent in {lasts}."
         ),
         "runbook_url": runbook_url(spec, SLO_ALERT),
         "dashboard_url": dashboard_url(spec, "slo"),
@@ -189,7 +193,7 @@ def _scenarios(spec: ServiceSpec, slo: SLO, window: BurnWindow) -> tuple[Scenari
         ),
     ]
     if slo.min_events and window is slo.burn_windows[0]:
-        sparse = Decimal(slo.min_events) / (minutes + 5)
+        sparse = (Decimal(slo.min_events) / (minutes + 5)).quantize(Decimal("0.01"), ROUND_FLOOR)
         scenarios.append(
             Scenario(
                 f"SLO {slo.name}: too few events for the low-traffic guard",

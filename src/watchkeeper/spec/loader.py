@@ -155,6 +155,8 @@ def _from_pydantic(err: ErrorDetails, data: Any) -> Problem:
             path, "needs a `kind` (" + str(err.get("ctx", {}).get("discriminator", "")) + ")"
         )
     shown = value if not isinstance(value, Mapping | tuple) else type(value).__name__
+    # pydantic says "Input should be a valid string"; we say "<field> must be ...".
+    message = message.replace("Input should be ", "must be ", 1)
     return Problem(path, f"{_lower_first(message)}, got {shown!r}")
 
 
