@@ -28,6 +28,7 @@ from watchkeeper.monitor.promql.steps import (
     VectorSteps,
     drop_name,
     merge_same_labels,
+    require_unique_labels,
 )
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def _range_function(ev: Evaluator, e: Call, ts: IntArray) -> list[StepSeries]:
         if present[i].any():
             labels = s.labels if keep_name else drop_name(s.labels)
             out.append(StepSeries(labels, values[i], present[i]))
-    return merge_same_labels(out)
+    return require_unique_labels(out)
 
 
 def _absent_over_time(ev: Evaluator, e: Call, ts: IntArray) -> list[StepSeries]:

@@ -50,7 +50,7 @@ from watchkeeper.monitor.promql.steps import (
     StringValue,
     VectorSteps,
     drop_name,
-    merge_same_labels,
+    require_unique_labels,
 )
 from watchkeeper.monitor.promql.value import (
     Matrix,
@@ -323,7 +323,7 @@ class Evaluator:
             return ScalarSteps(-inner.values)
         assert isinstance(inner, VectorSteps)
         return VectorSteps(
-            merge_same_labels(
+            require_unique_labels(
                 [StepSeries(drop_name(s.labels), -s.values, s.present) for s in inner.series]
             )
         )

@@ -31,6 +31,7 @@ __all__ = [
     "drop_name",
     "format_labels",
     "merge_same_labels",
+    "require_unique_labels",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -117,3 +118,18 @@ def merge_same_labels(series: list[StepSeries]) -> list[StepSeries]:
             prev.present | s.present,
         )
     return out
+
+
+def require_unique_labels(series: list[StepSeries]) -> list[StepSeries]:
+    """Prometheus' whole-result check for range-vector functions and unary minus.
+
+    Unlike ``merge_same_labels`` (the per-step rule of instant-vector functions and
+    operators), two series with equal labels are an error even if they never
+    share a step.
+    """
+    seen: set[Labels] = set()
+    for s in series:
+        if s.labels in seen:
+            raise QueryError("vector cannot contain metrics with the same labelset", "execution")
+        seen.add(s.labels)
+    return series
