@@ -17,7 +17,12 @@ import httpx
 import pytest
 
 from tests.support.asgi import ASGIClient
-from tests.support.prometheus import free_port, wait_ready
+from tests.support.prometheus import (
+    PrometheusUnavailable,
+    free_port,
+    prometheus_binaries,
+    wait_ready,
+)
 from watchkeeper.errors import ConfigurationError, SpecError
 from watchkeeper.monitor.server import (
     Monitor,
@@ -252,3 +257,24 @@ def test_query_limits_from_the_config(tmp_path: Path) -> None:
         assert "too many samples" in r.json()["error"]
     finally:
         m.store.close()
+
+
+def test_own_metrics_pass_promtool_lint(tmp_path: Path) -> None:
+    try:
+        _, promtool = prometheus_binaries()
+    except PrometheusUnavailable as exc:
+        pytest.skip(str(exc))
+    m = Monitor(MonitorConfig(data_dir=tmp_path / "data"))
+    try:
+        client = ASGIClient(m.app)
+        client.get("/api/v1/query", params={"query": "1"})
+        client.get("/api/v1/query", params={"query": "sum(("})
+        text = client.get("/metrics").text
+    finally:
+        m.store.close()
+    assert "watchkeeper_tsdb_samples_appended_total" in text
+    assert 'watchkeeper_query_errors_total{endpoint="query",error_type="bad_data"} 1.0' in text
+    lint = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr

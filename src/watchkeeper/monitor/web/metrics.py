@@ -45,6 +45,8 @@ class StatsCollector(Collector):
             return
         for key, value in sorted(stats.items()):
             name = f"{self._prefix}_{_BAD_CHARS.sub('_', key)}"
+            if name.endswith("_ms"):  # base units, as promtool check metrics asks
+                name, value = name[:-3] + "_seconds", value / 1000
             doc = f"Storage statistic {key!r}."
             if self._is_counter(key):
                 yield CounterMetricFamily(name, doc, value=float(value))
