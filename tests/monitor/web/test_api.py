@@ -235,3 +235,32 @@ def test_buildinfo_health_ready_metrics(client: ASGIClient) -> None:
 def test_not_ready() -> None:
     deps = ApiDeps(engine=StubEngine(), storage=MemoryStorage(), ready=lambda: False)
     assert ASGIClient(create_api(deps)).get("/-/ready").status_code == 503
+
+
+def test_rules_and_alerts_from_deps() -> None:
+    groups = [
+        {
+            "name": "g",
+            "file": "rules.yaml",
+            "rules": [{"type": "alerting", "name": "A"}, {"type": "recording", "name": "r"}],
+        }
+    ]
+    deps = ApiDeps(
+        engine=StubEngine(),
+        storage=MemoryStorage(),
+        rule_groups=lambda: groups,
+        alerts=lambda: [{"labels": {"alertname": "A"}, "state": "firing"}],
+    )
+    client = ASGIClient(create_api(deps))
+    assert client.get("/api/v1/rules").json()["data"] == {"groups": groups}
+    only_alerts = client.get("/api/v1/rules?type=alert").json()["data"]["groups"][0]["rules"]
+    assert only_alerts == [{"type": "alerting", "name": "A"}]
+    assert client.get("/api/v1/rules?type=x").status_code == 400
+    alerts = client.get("/api/v1/alerts").json()["data"]["alerts"]
+    assert alerts[0]["state"] == "firing"
+
+
+def test_rules_and_alerts_default_to_empty(client: ASGIClient) -> None:
+    assert client.get("/api/v1/rules").json() == {"status": "success", "data": {"groups": []}}
+    assert client.get("/api/v1/alerts").json() == {"status": "success", "data": {"alerts": []}}
+    assert client.get("/api/v1/metadata").json() == {"status": "success", "data": {}}

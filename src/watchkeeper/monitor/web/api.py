@@ -76,6 +76,10 @@ class ApiDeps:
     storage: Queryable
     targets: Callable[[], Sequence[TargetView]] = lambda: ()
     ready: Callable[[], bool] = lambda: True
+    # Prometheus-shaped rule groups and firing/pending alerts, from the rules manager
+    # once it is wired; empty until then (Grafana's alert views ask for them).
+    rule_groups: Callable[[], list[dict[str, Any]]] = list
+    alerts: Callable[[], list[dict[str, Any]]] = list
     metrics: MonitorMetrics = field(default_factory=MonitorMetrics)
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000)
     max_concurrent_queries: int = 4
@@ -273,6 +277,23 @@ async def _buildinfo(request: Request, deps: ApiDeps) -> Response:
     )
 
 
+async def _rules(request: Request, deps: ApiDeps) -> Response:
+    kind = request.query_params.get("type", "")
+    if kind not in ("", "alert", "record"):
+        raise ParamError(f'invalid parameter "type": {kind!r} is not one of alert, record')
+    groups = deps.rule_groups()
+    if kind:
+        groups = [
+            {**g, "rules": [r for r in g.get("rules", []) if r.get("type") == f"{kind}ing"]}
+            for g in groups
+        ]
+    return _json(success_body({"groups": groups}))
+
+
+async def _alerts(request: Request, deps: ApiDeps) -> Response:
+    return _json(success_body({"alerts": deps.alerts()}))
+
+
 async def _empty_object(request: Request, deps: ApiDeps) -> Response:
     return _json(success_body({}))
 
@@ -303,6 +324,8 @@ _ROUTES: Mapping[str, tuple[Handler, tuple[str, ...]]] = {
     "/api/v1/label/{name}/values": (_label_values, ("GET",)),
     "/api/v1/targets": (_targets, ("GET",)),
     "/api/v1/status/buildinfo": (_buildinfo, ("GET",)),
+    "/api/v1/rules": (_rules, ("GET",)),
+    "/api/v1/alerts": (_alerts, ("GET",)),
     # Grafana asks for these; we have no metadata or exemplars (yet) to offer.
     "/api/v1/metadata": (_empty_object, ("GET",)),
     "/api/v1/query_exemplars": (_empty_list, ("GET", "POST")),
