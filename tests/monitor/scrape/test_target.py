@@ -174,7 +174,7 @@ def test_series_limit_fails_the_scrape_without_appending(target: Target) -> None
     target.exposition.body = "a 1\nb 2\nc 3\nd 4\n"
     clock.now += 15
     result = _scrape(scraper)
-    assert "series limit exceeded: more than 3 series" in result.error
+    assert "series limit exceeded: 4 series, more than 3" in result.error
     series = _series(store)
     assert "c{}" not in series
     assert is_stale_nan(series["a{}"][-1][1])

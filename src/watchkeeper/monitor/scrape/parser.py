@@ -33,6 +33,7 @@ ParsedSample = tuple[str, float, int | None]  # series key, value, timestamp ms 
 
 _NAME_RE = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
 _LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\\n]|\\.)*)"\s*(,|\})')
+_SIMPLE_PAIR_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="([^"]*)"')
 _ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
 _ESCAPE_RE = re.compile(r"\\[\\\"n]")
 _CREATED_TYPES = frozenset(("counter", "histogram", "summary", "gaugehistogram"))
@@ -68,8 +69,32 @@ def _unescape(text: str) -> str:
     return _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group(0)], text) if "\\" in text else text
 
 
+def _parse_simple(key: str) -> Labels | None:
+    """The common case, quickly: ``name{a="b",c="d"}`` with no escapes or spaces.
+
+    The result is trusted only if re-joining the pairs gives back the exact text;
+    anything else (escapes, spaces, trailing comma, errors) takes the careful path.
+    """
+    brace = key.find("{")
+    if brace < 0 or "\\" in key or " " in key or key[-1] != "}":
+        return None
+    name = key[:brace]
+    inner = key[brace + 1 : -1]
+    pairs = _SIMPLE_PAIR_RE.findall(inner)
+    if ",".join([f'{k}="{v}"' for k, v in pairs]) != inner or _NAME_RE.fullmatch(name) is None:
+        return None
+    found = dict(pairs)
+    if len(found) != len(pairs) or "__name__" in found:
+        return None
+    found["__name__"] = name
+    return tuple(sorted([(k, v) for k, v in found.items() if v]))
+
+
 def parse_series(key: str, line: int = 0, where: str = "") -> Labels:
     """``name{a="b",...}`` -> canonical labels incl. ``__name__`` (sorted, empty values dropped)."""
+    simple = _parse_simple(key)
+    if simple is not None:
+        return simple
     m = _NAME_RE.match(key)
     if m is None:
         raise ExpositionError(f"invalid metric name in {key[:80]!r}", line, where)
@@ -152,22 +177,64 @@ class Parser:
     lineno: int = 0  # the line of the sample last yielded, for callers' error messages
 
     def parse(self, text: str) -> Iterator[ParsedSample]:
+        """Samples of a whole body, one by one (``lineno`` follows them)."""
         return self.parse_lines(text.split("\n"))
 
     def parse_lines(self, lines: Iterable[str]) -> Iterator[ParsedSample]:
+        """Samples from an iterable of lines (a file), parsed in batches of 4096 lines."""
+        chunk: list[str] = []
+        first = 1
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) == 4096:
+                yield from self._numbered(chunk, first)
+                first += len(chunk)
+                chunk = []
+        yield from self._numbered(chunk, first)
+        self.finish(first + len(chunk) - 1)
+
+    def _numbered(self, lines: list[str], first: int) -> Iterator[ParsedSample]:
+        keys, values, stamps, numbers = self._batch(lines, first, numbered=True)
+        for key, value, ts, lineno in zip(keys, values, stamps, numbers, strict=True):
+            self.lineno = lineno
+            yield key, value, ts
+
+    def parse_batch(self, text: str) -> tuple[list[str], list[float], list[int | None]]:
+        """The fast path for a scrape: (series keys, values, timestamps) as three lists."""
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        lines = text.split("\n")
+        keys, values, stamps, _ = self._batch(lines, 1, numbered=False)
+        self.finish(len(lines))
+        return keys, values, stamps
+
+    def finish(self, last_line: int) -> None:
+        if self.openmetrics and not self.saw_eof:
+            msg = "OpenMetrics text must end with '# EOF'"
+            raise ExpositionError(msg, last_line, self.where)
+
+    def _batch(
+        self, lines: list[str], first: int, *, numbered: bool
+    ) -> tuple[list[str], list[float], list[int | None], list[int]]:
+        keys: list[str] = []
+        values: list[float] = []
+        stamps: list[int | None] = []
+        numbers: list[int] = []
         om = self.openmetrics
-        lineno = 0
-        for raw in lines:
-            lineno += 1
-            line = raw.rstrip("\r") if raw.endswith("\r") else raw
+        drop_created = om and self.drop_created
+        for lineno, line in enumerate(lines, first):
             if not line:
                 continue
-            if self.saw_eof:
-                raise ExpositionError("content after '# EOF'", lineno, self.where)
+            if line[-1] == "\r":
+                line = line[:-1]
             if line[0] == "#":
                 self._comment(line, lineno)
                 continue
-            if "#" in line:
+            if self.saw_eof:
+                raise ExpositionError("content after '# EOF'", lineno, self.where)
+            # Only OpenMetrics has exemplars ("... # {...} 1"); in the text format a '#'
+            # can only sit inside a label value, which the last-'}' rule already handles.
+            if om and "#" in line:
                 key, rest = _split_careful(line)
             elif "{" in line:
                 end = line.rfind("}") + 1
@@ -175,14 +242,24 @@ class Parser:
                     raise ExpositionError(f"unclosed '{{' in {line[:120]!r}", lineno, self.where)
                 key, rest = line[:end], line[end:].split()
             else:
-                parts = line.split()
-                key, rest = parts[0], parts[1:]
-            if om and self.drop_created and "_created" in key and self._is_created(key):
+                rest = line.split()
+                key = rest.pop(0)
+            if drop_created and "_created" in key and self._is_created(key):
                 continue
-            self.lineno = lineno
-            yield key, self._value(rest, line, lineno), self._timestamp(rest, line, lineno)
-        if om and not self.saw_eof:
-            raise ExpositionError("OpenMetrics text must end with '# EOF'", lineno, self.where)
+            if len(rest) == 1:
+                try:
+                    value = float(rest[0])
+                except ValueError:
+                    value = self._value(rest, line, lineno)
+                stamps.append(None)
+            else:
+                value = self._value(rest, line, lineno)
+                stamps.append(self._timestamp(rest, line, lineno))
+            keys.append(key)
+            values.append(value)
+            if numbered:
+                numbers.append(lineno)
+        return keys, values, stamps, numbers
 
     def _value(self, rest: list[str], line: str, lineno: int) -> float:
         if not rest or len(rest) > 2:
@@ -215,6 +292,8 @@ class Parser:
         return name.endswith("_created") and self.types.get(name[:-8]) in _CREATED_TYPES
 
     def _comment(self, line: str, lineno: int) -> None:
+        if self.saw_eof:
+            raise ExpositionError("content after '# EOF'", lineno, self.where)
         parts = line.split(None, 3)
         if len(parts) >= 2 and parts[0] == "#" and parts[1] == "EOF" and self.openmetrics:
             self.saw_eof = True

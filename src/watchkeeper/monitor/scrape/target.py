@@ -22,6 +22,13 @@ from watchkeeper.monitor.scrape.parser import ExpositionError, Parser, is_openme
 __all__ = ["ScrapeResult", "TargetScraper"]
 
 Clock = Callable[[], float]
+_SYNTHETIC = (
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,14 @@ class TargetScraper:
         self.clock = clock
         self._cache: dict[str, Labels] = {}
         self._previous: set[str] = set()
+        # Stores with series references (the TSDB) get whole batches appended at once.
+        self._ref: Callable[[Labels], int] | None = getattr(appendable, "ref", None)
+        self._append_refs: Callable[[list[int], int, list[float]], int] | None = getattr(
+            appendable, "append_refs", None
+        )
+        if self._ref is None:
+            self._append_refs = None
+        self._refs: dict[str, int] = {}
         self.configure(config)
         self.status = TargetStatus(
             config.job,
@@ -56,26 +71,20 @@ class TargetScraper:
         )
 
     def configure(self, config: TargetConfig) -> None:
-        """Apply a changed config; the label cache is rebuilt only if the labels changed."""
-        old = getattr(self, "config", None)
+        """Apply a changed config. New target labels mean new series: the old ones go stale."""
+        old: TargetConfig | None = getattr(self, "config", None)
+        relabeled = old is None or (old.target_labels(), old.honor_labels) != (
+            config.target_labels(),
+            config.honor_labels,
+        )
+        if old is not None and relabeled:
+            self.mark_stale(int(self.clock() * 1000))
         self.config = config
-        self._labeler = target_labeler(config.target_labels(), honor=config.honor_labels)
-        self._synthetic = {
-            name: self._labeler((("__name__", name),))
-            for name in (
-                "up",
-                "scrape_duration_seconds",
-                "scrape_samples_scraped",
-                "scrape_samples_post_metric_relabeling",
-                "scrape_series_added",
-            )
-        }
-        if (
-            old is None
-            or old.target_labels() != config.target_labels()
-            or (old.honor_labels != config.honor_labels)
-        ):
+        if relabeled:
+            self._labeler = target_labeler(config.target_labels(), honor=config.honor_labels)
+            self._synthetic = {name: self._labeler((("__name__", name),)) for name in _SYNTHETIC}
             self._cache.clear()
+            self._refs.clear()
         self._headers = {
             "Accept": ACCEPT_HEADER,
             "Accept-Encoding": "gzip",
@@ -127,52 +136,73 @@ class TargetScraper:
         return self._ingest(text, content_type, ts_ms, time.perf_counter())
 
     def _ingest(self, text: str, content_type: str, ts_ms: int, wall: float) -> ScrapeResult:
-        try:
-            parsed = self._parse(text, content_type)
-        except (ExpositionError, ScrapeError) as exc:
-            return self._fail(ts_ms, str(exc), time.perf_counter() - wall)
-        app = self.appendable
-        current: set[str] = set()
-        added = 0
-        previous = self._previous
-        for key, labels, value, ts in parsed:
-            if ts is None:
-                app.append(labels, ts_ms, value)
-                current.add(key)
-                if key not in previous:
-                    added += 1
-            else:
-                # Explicit timestamps: appended as given, never marked stale (like Prometheus).
-                app.append(labels, ts, value)
-        for key in previous - current:
-            gone = self._cache.get(key)
-            if gone is not None:
-                app.append(gone, ts_ms, STALE_NAN)
-        self._previous = current
-        if len(self._cache) > 2 * len(parsed) + 1000:
-            # Series churn: keep only what this scrape used, so the cache stays bounded.
-            self._cache = {key: labels for key, labels, _, _ in parsed}
-        n = len(parsed)
-        self._report(ts_ms, 1.0, time.perf_counter() - wall, n, added)
-        app.commit()
-        return ScrapeResult(n, added, "")
-
-    def _parse(self, text: str, content_type: str) -> list[tuple[str, Labels, float, int | None]]:
         cfg = self.config
         parser = Parser(openmetrics=is_openmetrics(content_type), where=cfg.url)
-        cache, labeler = self._cache, self._labeler
-        out: list[tuple[str, Labels, float, int | None]] = []
-        for key, value, ts in parser.parse(text):
-            labels = cache.get(key)
-            if labels is None:
-                labels = cache[key] = labeler(parse_series(key, parser.lineno, cfg.url))
-            out.append((key, labels, value, ts))
-            if cfg.series_limit and len(out) > cfg.series_limit:
-                msg = f"series limit exceeded: more than {cfg.series_limit} series"
-                raise ScrapeError(
-                    f"{msg} (series_limit of job {cfg.job!r}); raise it or drop metrics"
-                )
-        return out
+        try:
+            keys, values, stamps = parser.parse_batch(text)
+            if cfg.series_limit and len(keys) > cfg.series_limit:
+                msg = f"series limit exceeded: {len(keys)} series, more than {cfg.series_limit}"
+                fix = "raise it or expose fewer series"
+                raise ScrapeError(f"{msg} (series_limit of job {cfg.job!r}); {fix}")
+            self._learn(keys, text)
+        except (ExpositionError, ScrapeError) as exc:
+            return self._fail(ts_ms, str(exc), time.perf_counter() - wall)
+        if stamps.count(None) != len(stamps):
+            keys, values = self._append_timestamped(keys, values, stamps)
+        current = set(keys)
+        previous = self._previous
+        added = len(current - previous)
+        gone = previous - current
+        self._append(keys, ts_ms, values)
+        self._append(list(gone), ts_ms, [STALE_NAN] * len(gone))
+        self._previous = current
+        if len(self._cache) > 2 * len(current) + 1000:
+            # Series churn: keep only what this scrape used, so the caches stay bounded.
+            self._cache = {k: self._cache[k] for k in current}
+            self._refs = {k: self._refs[k] for k in current if k in self._refs}
+        n = len(stamps)
+        self._report(ts_ms, 1.0, time.perf_counter() - wall, n, added)
+        self.appendable.commit()
+        return ScrapeResult(n, added, "")
+
+    def _learn(self, keys: list[str], text: str) -> None:
+        """Parse and label the series keys not seen before (the only slow part of a scrape)."""
+        cache, labeler, where = self._cache, self._labeler, self.config.url
+        for key in set(keys).difference(cache):
+            try:
+                labels = labeler(parse_series(key))
+            except ExpositionError:
+                line = text.count("\n", 0, max(text.find(key), 0)) + 1
+                parse_series(key, line, where)  # raises again, now with the location
+                raise
+            cache[key] = labels
+            if self._ref is not None:
+                self._refs[key] = self._ref(labels)
+
+    def _append(self, keys: list[str], ts_ms: int, values: list[float]) -> None:
+        if not keys:
+            return
+        if self._append_refs is not None:
+            refs = self._refs
+            self._append_refs([refs[k] for k in keys], ts_ms, values)
+            return
+        cache, append = self._cache, self.appendable.append
+        for key, value in zip(keys, values, strict=True):
+            append(cache[key], ts_ms, value)
+
+    def _append_timestamped(
+        self, keys: list[str], values: list[float], stamps: list[int | None]
+    ) -> tuple[list[str], list[float]]:
+        """Append samples with explicit timestamps as given (never marked stale, like
+        Prometheus); return the others."""
+        rest_keys, rest_values = [], []
+        for key, value, ts in zip(keys, values, stamps, strict=True):
+            if ts is None:
+                rest_keys.append(key)
+                rest_values.append(value)
+            else:
+                self.appendable.append(self._cache[key], ts, value)
+        return rest_keys, rest_values
 
     def _fail(self, ts_ms: int, error: str, duration: float) -> ScrapeResult:
         """A failed scrape: every series of the last good scrape goes stale, and up = 0."""
@@ -183,10 +213,8 @@ class TargetScraper:
 
     def mark_stale(self, ts_ms: int, *, commit: bool = True) -> None:
         """Stale markers for the last scrape's series (failure, or the target went away)."""
-        for key in self._previous:
-            gone = self._cache.get(key)
-            if gone is not None:
-                self.appendable.append(gone, ts_ms, STALE_NAN)
+        gone = list(self._previous)
+        self._append(gone, ts_ms, [STALE_NAN] * len(gone))
         self._previous = set()
         if commit:
             for labels in self._synthetic.values():

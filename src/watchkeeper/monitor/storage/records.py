@@ -72,7 +72,7 @@ class RecordFile:
 
 def encode_labels(labels: Labels) -> bytes:
     """u32 length, then names and values joined by 0xFF (a byte UTF-8 never contains)."""
-    raw = b"\xff".join(text.encode() for pair in labels for text in pair)
+    raw = b"\xff".join([text.encode() for pair in labels for text in pair])
     return _U32.pack(len(raw) if labels else 0xFFFFFFFF) + raw
 
 

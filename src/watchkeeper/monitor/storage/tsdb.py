@@ -182,8 +182,12 @@ class TSDB:
 
     # -- writing -----------------------------------------------------------
 
-    def append(self, labels: Labels, timestamp_ms: int, value: float) -> bool:
-        """Buffer one sample; False when out of order or a different value at the same time."""
+    def ref(self, labels: Labels) -> int:
+        """The series reference of ``labels`` (created if new), for ``append_refs``.
+
+        A reference stays valid for the life of this TSDB object; scrapers cache it
+        so the steady state skips hashing label sets (like Prometheus' SeriesRef).
+        """
         sid = self._registry.ids.get(labels)
         if sid is None:
             with self._lock:
@@ -191,21 +195,68 @@ class TSDB:
                 self._last_ts.append(_NO_TS)
                 self._last_val.append(0.0)
                 self._new_series.append((sid, labels))
+        return sid
+
+    def append(self, labels: Labels, timestamp_ms: int, value: float) -> bool:
+        """Buffer one sample; False when out of order or a different value at the same time."""
+        sid = self._registry.ids.get(labels)
+        if sid is None:
+            sid = self.ref(labels)
         last = self._last_ts[sid]
         if timestamp_ms <= last:
-            if timestamp_ms == last:
-                if _same_bits(value, self._last_val[sid]):
-                    return True  # Prometheus ignores an exact duplicate silently
-                self._counters["rejected_duplicate"] += 1
-            else:
-                self._counters["rejected_out_of_order"] += 1
-            return False
+            return self._reject(sid, timestamp_ms, value)
         self._last_ts[sid] = timestamp_ms
         self._last_val[sid] = value
         self._pending_sids.append(sid)
         self._pending_ts.append(timestamp_ms)
         self._pending_vals.append(value)
         return True
+
+    def _reject(self, sid: int, timestamp_ms: int, value: float) -> bool:
+        if timestamp_ms == self._last_ts[sid]:
+            if _same_bits(value, self._last_val[sid]):
+                return True  # Prometheus ignores an exact duplicate silently
+            self._counters["rejected_duplicate"] += 1
+        else:
+            self._counters["rejected_out_of_order"] += 1
+        return False
+
+    def append_refs(self, refs: Sequence[int], timestamp_ms: int, values: Sequence[float]) -> int:
+        """Append ``values[i]`` to series ``refs[i]``, all at one timestamp (a scrape).
+
+        Same rules as ``append``, checked for the whole batch at once with numpy;
+        returns how many samples were accepted (exact duplicates count as accepted).
+        """
+        sids = np.asarray(refs, dtype=np.int64)
+        if len(sids) == 0:
+            return 0
+        if len(np.unique(sids)) != len(sids):
+            return sum(
+                self.append(self._registry.labels[r], timestamp_ms, v)
+                for r, v in zip(refs, values, strict=True)
+            )
+        vals = np.asarray(values, dtype=np.float64)
+        last_ts = np.frombuffer(self._last_ts, dtype=np.int64)
+        last_val = np.frombuffer(self._last_val, dtype=np.float64)
+        ok = last_ts[sids] < timestamp_ms
+        if not ok.all():
+            for i in np.flatnonzero(~ok).tolist():
+                self._reject(int(sids[i]), timestamp_ms, float(vals[i]))
+        accepted = int(np.count_nonzero(ok)) + int(
+            np.count_nonzero(
+                ~ok
+                & (last_ts[sids] == timestamp_ms)
+                & (last_val[sids].view(np.uint64) == vals.view(np.uint64))
+            )
+        )
+        good = sids[ok]
+        last_ts[good] = timestamp_ms
+        last_val[good] = vals[ok]
+        del last_ts, last_val  # release the buffer views so the arrays can grow again
+        self._pending_sids.frombytes(good.astype(np.uint32).tobytes())
+        self._pending_ts.frombytes(np.full(len(good), timestamp_ms, np.int64).tobytes())
+        self._pending_vals.frombytes(vals[ok].tobytes())
+        return accepted
 
     def commit(self) -> None:
         """Write the buffered batch to the WAL (one record) and make it visible."""

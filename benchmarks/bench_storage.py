@@ -1,0 +1,219 @@
+"""The embedded TSDB: ingest rate, bytes per sample on disk, memory per series, reopen time.
+
+The peer is the obvious alternative the issue names: SQLite with one row per
+sample (``(series_id, ts, value)``, WITHOUT ROWID, primary key (series, ts)),
+fed the same batches in the same run.
+
+- ingest: 10,000 series per commit (a scrape-sized batch), counters; the TSDB
+  numbers include the WAL write per commit and the amortised block cuts and
+  compactions. Time is process CPU time of this thread (``time.thread_time``).
+- bytes/sample: a generated but realistic 24 h of one service at 15 s
+  (``storage.synthetic``: ~1,300 series - latency histograms, counters,
+  process metrics, float gauges; jittered scrape times), after the head is cut
+  (``flush``), i.e. every chunk closed. SQLite gets the first 2 h of the same data.
+- memory/series: ``tracemalloc`` over opening the store and ingesting 10,000
+  series for 60 scrapes (the head then holds ~30 samples per series, the
+  most it holds before a cut), label tuples included.
+- reopen: opening that store again (series log + block footers + WAL replay).
+
+Run: ``.venv/bin/python -m benchmarks.bench_storage [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import shutil
+import sqlite3
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+from benchmarks._common import machine, median, table, verdict
+from watchkeeper.monitor.model import Labels, labels_from
+from watchkeeper.monitor.storage import TSDB, open_storage
+from watchkeeper.monitor.storage.synthetic import SyntheticService, synthetic_service
+
+T0 = 1_700_000_000_000
+
+
+def _series(n: int) -> list[Labels]:
+    """``n`` distinct histogram-bucket series (route x method x le)."""
+    out = [
+        labels_from(
+            {
+                "__name__": "http_server_request_duration_seconds_bucket",
+                "job": "api",
+                "instance": f"10.0.{i // 2000}.7:8000",
+                "http_route": f"/api/v1/r{i // 30}",
+                "http_request_method": "GET" if i // 15 % 2 else "POST",
+                "le": str(i % 15),
+            }
+        )
+        for i in range(n)
+    ]
+    assert len(set(out)) == n
+    return out
+
+
+def bench_ingest_tsdb(series: list[Labels], batches: int) -> tuple[float, float]:
+    """(samples per CPU second, samples per wall second)."""
+    with tempfile.TemporaryDirectory() as tmp, open_storage(tmp) as db:
+        start, wall = time.thread_time(), time.perf_counter()
+        append = db.append
+        for k in range(batches):
+            ts = T0 + k * 15_000
+            for i, labels in enumerate(series):
+                append(labels, ts, float(k * (i % 7)))
+            db.commit()
+        n = len(series) * batches
+        return n / (time.thread_time() - start), n / (time.perf_counter() - wall)
+
+
+def bench_ingest_sqlite(series: list[Labels], batches: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        con = _sqlite(Path(tmp))
+        ids = {labels: i for i, labels in enumerate(series)}
+        start = time.thread_time()
+        for k in range(batches):
+            ts = T0 + k * 15_000
+            rows = [(ids[labels], ts, float(k * (i % 7))) for i, labels in enumerate(series)]
+            con.executemany("INSERT INTO samples VALUES (?, ?, ?)", rows)
+            con.commit()
+        rate = len(series) * batches / (time.thread_time() - start)
+        con.close()
+        return rate
+
+
+def _sqlite(path: Path) -> sqlite3.Connection:
+    con = sqlite3.connect(path / "db.sqlite")
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    con.execute(
+        "CREATE TABLE samples (series INTEGER, ts INTEGER, value REAL, "
+        "PRIMARY KEY (series, ts)) WITHOUT ROWID"
+    )
+    return con
+
+
+def _feed(db: TSDB, svc: SyntheticService, steps: int) -> None:
+    rows = svc.values.T[:steps].tolist()
+    for t, row in zip(svc.timestamps[:steps].tolist(), rows, strict=True):
+        for labels, value in zip(svc.labels, row, strict=True):
+            db.append(labels, t, value)
+        db.commit()
+
+
+def bench_bytes_per_sample(svc: SyntheticService) -> tuple[float, float, float]:
+    """(TSDB bytes/sample, seconds to ingest, SQLite bytes/sample on the first 2 h)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with open_storage(tmp) as db:
+            start = time.perf_counter()
+            _feed(db, svc, svc.timestamps.size)
+            db.flush()
+            took = time.perf_counter() - start
+            ours = db.stats()["bytes_on_disk"] / svc.samples
+        steps = min(480, svc.timestamps.size)
+        con = _sqlite(Path(tmp))
+        for k in range(steps):
+            t = int(svc.timestamps[k])
+            con.executemany(
+                "INSERT INTO samples VALUES (?, ?, ?)",
+                [(i, t, float(v)) for i, v in enumerate(svc.values[:, k])],
+            )
+        con.commit()
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        con.execute("VACUUM")
+        con.close()
+        sqlite_bytes = sum(p.stat().st_size for p in Path(tmp).glob("db.sqlite*"))
+        return ours, took, sqlite_bytes / (steps * len(svc.labels))
+
+
+def bench_memory(series: int, scrapes: int) -> tuple[float, float, float]:
+    """(bytes per series held, peak bytes per series, reopen seconds)."""
+    tmp = tempfile.mkdtemp()
+    try:
+        gc.collect()
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        db = open_storage(tmp)
+        labels = _series(series)
+        for k in range(scrapes):
+            ts = T0 + k * 15_000
+            for i, lb in enumerate(labels):
+                db.append(lb, ts, float(k + i))
+            db.commit()
+        gc.collect()
+        current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        db.close()
+        del db, labels
+        start = time.perf_counter()
+        again = open_storage(tmp)
+        reopen = time.perf_counter() - start
+        again.close()
+        return (current - base) / series, (peak - base) / series, reopen
+    finally:
+        shutil.rmtree(tmp)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test)")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    n_series = 10_000
+    batches = 20 if args.quick else 100
+    series = _series(n_series)
+    runs = [bench_ingest_tsdb(series, batches) for _ in range(args.rounds)]
+    ours, ours_wall = median([r[0] for r in runs]), median([r[1] for r in runs])
+    peer = median([bench_ingest_sqlite(series, batches) for _ in range(args.rounds)])
+    svc = synthetic_service(steps=960 if args.quick else 5760)
+    bps, took, sqlite_bps = bench_bytes_per_sample(svc)
+    held, peak, reopen = bench_memory(n_series, 20 if args.quick else 60)
+    hours = svc.timestamps.size * 15 / 3600
+    rows = [
+        [
+            "ingest, 10k series/commit (samples/s)",
+            f"{ours:,.0f}",
+            f"{peer:,.0f}",
+            f"{ours / peer:.1f}x",
+            ">= 200,000",
+            verdict(ours >= 200_000),
+        ],
+        ["  same, per wall-clock second (fsyncs of block writes included)", f"{ours_wall:,.0f}"]
+        + [""] * 4,
+        [
+            f"bytes/sample, {hours:.0f} h x {len(svc.labels)} series at 15 s",
+            f"{bps:.3f}",
+            f"{sqlite_bps:.1f}",
+            f"{sqlite_bps / bps:.0f}x smaller",
+            "<= 2.0",
+            verdict(bps <= 2.0),
+        ],
+        [
+            "memory per active series (bytes, tracemalloc)",
+            f"{held:,.0f}",
+            "",
+            "",
+            "<= 1,024",
+            verdict(held <= 1024),
+        ],
+        ["  peak during a cut (bytes/series)", f"{peak:,.0f}", "", "", "", ""],
+        ["reopen after 60 scrapes of 10k series (s)", f"{reopen:.2f}", "", "", "", ""],
+        [
+            f"  ingest of the {hours:.0f} h data set, wall (s)",
+            f"{took:.1f}",
+            "",
+            "",
+            "",
+            "",
+        ],
+    ]
+    print(machine())
+    print(table(["measure", "watchkeeper", "sqlite row/sample", "ratio", "target", ""], rows))
+
+
+if __name__ == "__main__":
+    main()
