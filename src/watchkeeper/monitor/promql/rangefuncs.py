@@ -163,42 +163,6 @@ def _per_window(min_samples: int, f: WindowFunc) -> RangeFunc:
     return fn
 
 
-def _sum(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
-    return mathutil.kahan_sum(vs)
-
-
-def _avg(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
-    return mathutil.mean(vs)
-
-
-def _min(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
-    best = vs[0]
-    for v in vs[1:]:
-        if v < best or best != best:
-            best = v
-    return best
-
-
-def _max(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
-    best = vs[0]
-    for v in vs[1:]:
-        if v > best or best != best:
-            best = v
-    return best
-
-
-def _count(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
-    return float(len(vs))
-
-
-def _last(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
-    return vs[-1]
-
-
-def _present(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
-    return 1.0
-
-
 def _stdvar(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> float:
     return mathutil.variance(vs)
 
@@ -277,19 +241,95 @@ def _predict_linear(ts: list[int], vs: list[float], i: int, ctx: RangeCtx) -> fl
     return slope * float(ctx.params[0][i]) + intercept
 
 
+def _window_reduce(ufunc: np.ufunc, vs: FloatArray, lo: IntArray, hi: IntArray) -> FloatArray:
+    """``ufunc`` over every window ``vs[lo:hi]`` in one ``reduceat`` call.
+
+    The windows go in as interleaved (lo, hi) index pairs; every other result is a
+    window's, the rest (gaps between windows) are discarded. A sentinel keeps
+    ``hi == len(vs)`` a valid index; empty windows yield garbage the caller masks.
+    """
+    padded = np.append(vs, 0.0)
+    pairs = np.empty(2 * lo.size, dtype=np.int64)
+    pairs[0::2] = lo.ravel()
+    pairs[1::2] = hi.ravel()
+    out: FloatArray = ufunc.reduceat(padded, pairs)[0::2].reshape(lo.shape)
+    return out
+
+
+# Above this ratio of sum(|v|) to |sum(v)|, plain float summation may lose digits
+# that Prometheus' Kahan summation keeps: such windows are recomputed exactly.
+_ILL_CONDITIONED = 1e3
+
+
+def _summing(mean: bool) -> RangeFunc:
+    """sum_over_time / avg_over_time: numpy sums, Prometheus' algorithm where it matters."""
+    exact = mathutil.mean if mean else mathutil.kahan_sum
+
+    def fn(
+        ts: IntArray, vs: FloatArray, lo: IntArray, hi: IntArray, ctx: RangeCtx
+    ) -> tuple[FloatArray, BoolArray]:
+        count = hi - lo
+        present = count > 0
+        with np.errstate(all="ignore"):
+            total = _window_reduce(np.add, vs, lo, hi)
+            magnitude = _window_reduce(np.add, np.abs(vs), lo, hi)
+            out = total / np.maximum(count, 1) if mean else total
+            redo = present & (~np.isfinite(total) | (magnitude > _ILL_CONDITIONED * np.abs(total)))
+        if redo.any():
+            values: list[float] = vs.tolist()
+            for i, k in zip(*np.nonzero(redo), strict=True):
+                out[i, k] = exact(values[int(lo[i, k]) : int(hi[i, k])])
+        return np.where(present, out, 0.0), present
+
+    return fn
+
+
+def _extreme(ufunc: np.ufunc) -> RangeFunc:
+    """min/max_over_time: fmin/fmax skip NaN, as Prometheus replaces a NaN running value."""
+
+    def fn(
+        ts: IntArray, vs: FloatArray, lo: IntArray, hi: IntArray, ctx: RangeCtx
+    ) -> tuple[FloatArray, BoolArray]:
+        present = hi > lo
+        return np.where(present, _window_reduce(ufunc, vs, lo, hi), 0.0), present
+
+    return fn
+
+
+def _count_fn(
+    ts: IntArray, vs: FloatArray, lo: IntArray, hi: IntArray, ctx: RangeCtx
+) -> tuple[FloatArray, BoolArray]:
+    count = hi - lo
+    return count.astype(np.float64), count > 0
+
+
+def _last_fn(
+    ts: IntArray, vs: FloatArray, lo: IntArray, hi: IntArray, ctx: RangeCtx
+) -> tuple[FloatArray, BoolArray]:
+    present = hi > lo
+    return vs[np.where(present, hi - 1, 0)], present
+
+
+def _present_fn(
+    ts: IntArray, vs: FloatArray, lo: IntArray, hi: IntArray, ctx: RangeCtx
+) -> tuple[FloatArray, BoolArray]:
+    present = hi > lo
+    return np.ones(lo.shape, dtype=np.float64), present
+
+
 RANGE_FUNCTIONS: dict[str, RangeFunc] = {
     "rate": _extrapolated(is_counter=True, is_rate=True),
     "increase": _extrapolated(is_counter=True, is_rate=False),
     "delta": _extrapolated(is_counter=False, is_rate=False),
     "irate": _instant(is_rate=True),
     "idelta": _instant(is_rate=False),
-    "sum_over_time": _per_window(1, _sum),
-    "avg_over_time": _per_window(1, _avg),
-    "min_over_time": _per_window(1, _min),
-    "max_over_time": _per_window(1, _max),
-    "count_over_time": _per_window(1, _count),
-    "last_over_time": _per_window(1, _last),
-    "present_over_time": _per_window(1, _present),
+    "sum_over_time": _summing(mean=False),
+    "avg_over_time": _summing(mean=True),
+    "min_over_time": _extreme(np.fmin),
+    "max_over_time": _extreme(np.fmax),
+    "count_over_time": _count_fn,
+    "last_over_time": _last_fn,
+    "present_over_time": _present_fn,
     "stddev_over_time": _per_window(1, _stddev),
     "stdvar_over_time": _per_window(1, _stdvar),
     "quantile_over_time": _per_window(1, _quantile),
