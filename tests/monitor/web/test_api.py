@@ -264,3 +264,12 @@ def test_rules_and_alerts_default_to_empty(client: ASGIClient) -> None:
     assert client.get("/api/v1/rules").json() == {"status": "success", "data": {"groups": []}}
     assert client.get("/api/v1/alerts").json() == {"status": "success", "data": {"alerts": []}}
     assert client.get("/api/v1/metadata").json() == {"status": "success", "data": {}}
+
+
+def test_optional_time_errors_read_like_prometheus(client: ASGIClient) -> None:
+    r = client.get("/api/v1/query", params={"query": "up", "time": "abc"})
+    assert r.status_code == 400
+    assert r.json()["error"] == (
+        "invalid parameter \"time\": Invalid time value for 'time': "
+        'cannot parse "abc" to a valid timestamp'
+    )

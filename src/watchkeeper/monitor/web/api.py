@@ -134,8 +134,17 @@ class _Params:
 
 
 def _time(params: _Params, name: str, default: int) -> int:
+    """An optional time parameter, with Prometheus' parseTimeParam wording on errors."""
     text = params.get(name)
-    return default if text == "" else parse_time_ms(text, name)
+    if text == "":
+        return default
+    try:
+        return parse_time_ms(text, name)
+    except ParamError:
+        raise ParamError(
+            f"invalid parameter \"{name}\": Invalid time value for '{name}': "
+            f'cannot parse "{text}" to a valid timestamp'
+        ) from None
 
 
 def _query_text(params: _Params) -> str:
