@@ -177,10 +177,10 @@ def _quantile(
 
 
 def _k_of(value: float) -> int:
-    if math.isnan(value):
-        raise QueryError("Parameter value is NaN", "execution")
-    if abs(value) >= 2**63:
-        raise QueryError(f"Scalar value {format_value(value)} overflows int64", "execution")
+    """topk/bottomk's k, truncated like Go's int64(); NaN and huge values are errors."""
+    if math.isnan(value) or abs(value) >= 2**63:
+        shown = "NaN" if math.isnan(value) else repr(value).replace("inf", "Inf")
+        raise QueryError(f"Scalar value {shown} overflows int64", "execution")
     return int(value)
 
 
