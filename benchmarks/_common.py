@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import platform
 import statistics
+import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["machine", "median", "table", "verdict"]
+__all__ = ["machine", "median", "revision", "table", "verdict"]
 
 
 def median(values: Sequence[float]) -> float:
@@ -23,6 +25,28 @@ def machine() -> str:
         f"machine: {os.cpu_count()} CPUs ({platform.machine()}), "
         f"{platform.python_implementation()} {platform.python_version()}, {platform.system()}"
     )
+
+
+def revision(*paths: str) -> str:
+    """The commit measured, and whether ``paths`` had uncommitted changes then.
+
+    Numbers are only comparable for the same code; several people commit here.
+    """
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root, capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", *paths],
+            cwd=root, capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "revision: unknown (not a git checkout)"
+    where = " ".join(paths) or "the tree"
+    state = f"uncommitted changes in {where}" if dirty else f"{where} clean"
+    return f"revision: {head} ({state})"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from time import thread_time
 from typing import Any
 
-from benchmarks._common import machine, median, table, verdict
+from benchmarks._common import machine, median, revision, table, verdict
 
 TARGET_SPEEDUP = 5.0
 COUNTER_ROUTES, COUNTER_CODES = 1000, 10
@@ -223,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(f"bench_exposition: median of {args.repeat} interleaved repeats, ms per full render")
     print(machine())
+    print(revision("src/watchkeeper/instrument"))
     print()
     rows: list[list[str]] = []
     checks: list[str] = []

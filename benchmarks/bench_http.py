@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from time import perf_counter, thread_time
 from typing import Any
 
-from benchmarks._common import machine, median, table, verdict
+from benchmarks._common import machine, median, revision, table, verdict
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -46,6 +46,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
+SDK_SRC = "src/watchkeeper/instrument"
 ITEM_PATH = "/items/42"
 ROUTE = "/items/{item_id}"
 FLASK_ROUTE = "/items/<int:item_id>"
@@ -630,6 +631,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     rounds, n = args.rounds, args.requests
     print(f"bench_http: {rounds} interleaved rounds x {n} requests per variant, GET {ITEM_PATH}")
     print(machine())
+    print(revision(SDK_SRC))
     print(f"load average at start: {_load()}")
     print()
 

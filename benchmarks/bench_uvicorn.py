@@ -49,10 +49,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from benchmarks._common import machine, median, table, verdict
+from benchmarks._common import machine, median, revision, table, verdict
 
 TARGET_RATIO = 0.95
 VARIANTS = ("bare", "watchkeeper")
+# Diagnostic variants, on request (--variants): where does the cost come from?
+EXTRA_VARIANTS = ("watchkeeper-no-loop-lag", "hand-written")
 PATH = "/items/42"
 ROUTE = "/items/{item_id}"
 READY_TIMEOUT_S = 30.0
@@ -79,11 +81,16 @@ def serve(variant: str, port: int) -> None:
 
     print(f"watchkeeper-bench-pid: {os.getpid()}", file=sys.stderr, flush=True)
     app = fastapi_app()
-    if variant == "watchkeeper":
+    if variant == "hand-written":
+        from benchmarks.bench_http import MinimalASGITimer
+
+        app = MinimalASGITimer(app)
+    elif variant.startswith("watchkeeper"):
         import watchkeeper
         from watchkeeper.instrument import multiprocess
 
-        app = watchkeeper.instrument(app, service="bench")
+        loop_lag = variant != "watchkeeper-no-loop-lag"
+        app = watchkeeper.instrument(app, service="bench", loop_lag=loop_lag)
         directory = multiprocess.active_directory()
         mode = "single-process" if directory is None else f"multiprocess:{directory}"
         print(f"watchkeeper-bench-mode: {mode}", file=sys.stderr, flush=True)
@@ -303,7 +310,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds per server")
     # Internal: the server and the fallback load generator run as this module too.
-    parser.add_argument("--serve", choices=VARIANTS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--variants",
+        default=",".join(VARIANTS),
+        help=f"comma-separated, bare and watchkeeper first (extra: {', '.join(EXTRA_VARIANTS)})",
+    )
+    parser.add_argument("--serve", choices=VARIANTS + EXTRA_VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -321,8 +333,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"{args.connections} connections, GET {PATH}, load from {generator}"
     )
     print(machine() + "; uvicorn 1 worker, access log off, one server loaded at a time")
+    print(revision("src/watchkeeper/instrument"))
     print()
-    with running_servers(VARIANTS) as servers:
+    variants = args.variants.split(",")
+    if variants[:2] != list(VARIANTS) or not set(variants) <= set(VARIANTS + EXTRA_VARIANTS):
+        parser.error(f"--variants must start with bare,watchkeeper; extra: {EXTRA_VARIANTS}")
+    with running_servers(variants) as servers:
         warmed = {s.variant: load(s.url, args.connections, args.warmup) for s in servers}
         for r in range(args.rounds):
             for server in servers if r % 2 == 0 else list(reversed(servers)):
