@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import math
+import random
+from collections.abc import Callable
 
+import orjson
 import pytest
 
 from watchkeeper.monitor.promql.value import Matrix, Sample, Scalar, Series, String, Vector
-from watchkeeper.monitor.web.json import format_float, format_timestamp, render_value
+from watchkeeper.monitor.web.json import (
+    encode_success,
+    format_float,
+    format_timestamp,
+    render_value,
+    success_body,
+)
 
 
 @pytest.mark.parametrize(
@@ -54,3 +63,35 @@ def test_render_every_value_type() -> None:
         "result": [{"metric": {"__name__": "up", "job": "api"}, "values": [[1, "1"], [2, "NaN"]]}],
     }
     assert render_value(Vector()) == {"resultType": "vector", "result": []}
+
+
+def _random_values(rng: random.Random, n: int) -> list[float]:
+    pools: list[Callable[[], float]] = [
+        lambda: rng.uniform(-1000, 1000),
+        lambda: float(rng.randrange(-50, 50)),
+        lambda: rng.random() * 10 ** rng.randrange(-9, 24),
+        lambda: rng.choice([0.0, -0.0, 1e-4, 1e16, 9999999999999998.0, 0.1 + 0.2]),
+    ]
+    return [rng.choice(pools)() for _ in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_fast_matrix_encoding_equals_the_reference(seed: int) -> None:
+    rng = random.Random(seed)
+    series = []
+    for i in range(rng.randrange(0, 6)):
+        n = rng.randrange(0, 40)
+        values = _random_values(rng, n)
+        if seed % 4 == 0 and values:  # some series carry NaN and infinities
+            values[rng.randrange(n)] = rng.choice([math.nan, math.inf, -math.inf])
+        points = [
+            (1_700_000_000_000 + 15_500 * k + rng.randrange(2), v) for k, v in enumerate(values)
+        ]
+        series.append(Series((("__name__", "m"), ("i", str(i))), points))
+    matrix = Matrix(series)
+    assert orjson.loads(encode_success(matrix)) == success_body(render_value(matrix))
+
+
+def test_encode_success_for_other_types() -> None:
+    for value in (Scalar(1000, 0.5), String(1000, "x"), Vector([Sample((), 1, math.inf)])):
+        assert orjson.loads(encode_success(value)) == success_body(render_value(value))

@@ -32,7 +32,7 @@ from watchkeeper._version import __version__
 from watchkeeper.errors import QueryError
 from watchkeeper.monitor.model import Matcher, Queryable
 from watchkeeper.monitor.promql.value import Matrix, Value
-from watchkeeper.monitor.web.json import dumps, error_body, render_value, success_body
+from watchkeeper.monitor.web.json import dumps, encode_success, error_body, success_body
 from watchkeeper.monitor.web.metrics import MonitorMetrics
 from watchkeeper.monitor.web.params import (
     MAX_TIME_MS,
@@ -190,7 +190,7 @@ async def _run_query(deps: ApiDeps, endpoint: str, run: Callable[[], Value]) -> 
         return _error(exc.kind, str(exc))
     finally:
         deps.metrics.query_duration.labels(endpoint).observe(time.perf_counter() - started)
-    return _json(success_body(render_value(value)))
+    return Response(encode_success(value), media_type="application/json")
 
 
 async def _query(request: Request, deps: ApiDeps) -> Response:
