@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -9,7 +10,7 @@ import pytest
 
 from tests.support.asgi import ASGIClient
 from watchkeeper.errors import QueryError
-from watchkeeper.monitor.model import Labels, labels_from
+from watchkeeper.monitor.model import Labels, Matcher, labels_from
 from watchkeeper.monitor.promql.value import Matrix, Sample, Scalar, Series, Value, Vector
 from watchkeeper.monitor.storage.memory import MemoryStorage
 from watchkeeper.monitor.web.api import ApiDeps, create_api
@@ -273,3 +274,17 @@ def test_optional_time_errors_read_like_prometheus(client: ASGIClient) -> None:
         "invalid parameter \"time\": Invalid time value for 'time': "
         'cannot parse "abc" to a valid timestamp'
     )
+
+
+def test_series_uses_a_stores_series_listing() -> None:
+    calls: list[tuple[int, int]] = []
+
+    class ListingStorage(MemoryStorage):
+        def series(self, matchers: Sequence[Matcher], mint_ms: int, maxt_ms: int) -> list[Labels]:
+            calls.append((mint_ms, maxt_ms))
+            return [UP_DB, UP_API]
+
+    client = ASGIClient(create_api(ApiDeps(engine=StubEngine(), storage=ListingStorage())))
+    r = client.get("/api/v1/series", params={"match[]": "up", "start": "1", "end": "2"})
+    assert r.json()["data"] == [dict(UP_API), dict(UP_DB)]
+    assert calls == [(1000, 2000)]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import parse_qsl
@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 
 from watchkeeper._version import __version__
 from watchkeeper.errors import QueryError
-from watchkeeper.monitor.model import Matcher, Queryable
+from watchkeeper.monitor.model import Labels, Matcher, Queryable
 from watchkeeper.monitor.promql.value import Matrix, Value
 from watchkeeper.monitor.web.json import dumps, encode_success, error_body, success_body
 from watchkeeper.monitor.web.metrics import MonitorMetrics
@@ -228,10 +228,16 @@ async def _series(request: Request, deps: ApiDeps) -> Response:
     sets = _matcher_sets(params, required=True)
     start = _time(params, "start", MIN_TIME_MS)
     end = _time(params, "end", MAX_TIME_MS)
-    seen: dict[tuple[tuple[str, str], ...], None] = {}
+    # A store may list series without reading samples (``series(matchers, mint, maxt)``
+    # yielding label sets); otherwise ``select`` tells which series have samples.
+    lister: Callable[[Sequence[Matcher], int, int], Iterable[Labels]] | None
+    lister = getattr(deps.storage, "series", None)
+    seen: set[Labels] = set()
     for matchers in sets:
-        for series in deps.storage.select(matchers, start, end):
-            seen.setdefault(series.labels, None)
+        if lister is not None:
+            seen.update(lister(matchers, start, end))
+        else:
+            seen.update(s.labels for s in deps.storage.select(matchers, start, end))
     return _json(success_body([dict(labels) for labels in sorted(seen)]))
 
 
