@@ -10,6 +10,7 @@ import numpy as np
 
 from watchkeeper.errors import QueryError
 from watchkeeper.monitor.model import Labels, labels_from
+from watchkeeper.monitor.promql.regex import go_regex
 from watchkeeper.monitor.promql.steps import (
     FloatArray,
     StepSeries,
@@ -159,7 +160,7 @@ def label_replace(
     series: list[StepSeries], dst: str, replacement: str, src: str, regex: str
 ) -> list[StepSeries]:
     try:
-        pattern = re.compile(f"^(?:{regex})$", re.DOTALL)
+        pattern = re.compile(f"^(?:{go_regex(regex)})$", re.DOTALL)
     except re.error as exc:
         raise QueryError(
             f'invalid regular expression in label_replace(): "{regex}": {exc}', "execution"

@@ -24,6 +24,7 @@ from watchkeeper.monitor.promql.ast import (
     Unary,
     VectorSel,
 )
+from watchkeeper.monitor.promql.regex import go_regex
 
 __all__ = ["parse", "parse_duration"]
 
@@ -137,7 +138,11 @@ def _selector(raw: Any) -> VectorSel:
         raise QueryError("'or' in label matchers is not supported", "bad_data")
     for m in raw.matchers.matchers:
         try:
-            matchers.append(Matcher.of(m.name, _lookup(_MATCH_OPS, m.op), m.value))
+            op = _lookup(_MATCH_OPS, m.op)
+            value = m.value
+            if op in (MatchType.REGEX, MatchType.NOT_REGEX):
+                value = go_regex(value)
+            matchers.append(Matcher.of(m.name, op, value))
         except re.error as exc:
             raise QueryError(
                 f"parse error: invalid regular expression {m.value!r}: {exc}", "bad_data"
