@@ -160,7 +160,7 @@ def label_replace(
     series: list[StepSeries], dst: str, replacement: str, src: str, regex: str
 ) -> list[StepSeries]:
     try:
-        pattern = re.compile(f"^(?:{go_regex(regex)})$", re.DOTALL)
+        pattern = re.compile(f"(?:{go_regex(regex)})", re.DOTALL)
     except re.error as exc:
         raise QueryError(
             f'invalid regular expression in label_replace(): "{regex}": {exc}', "execution"
@@ -170,7 +170,8 @@ def label_replace(
     out = []
     for s in series:
         labels = dict(s.labels)
-        m = pattern.match(labels.get(src, ""))
+        # fullmatch, not ^...$: Python's $ would also match before a trailing newline.
+        m = pattern.fullmatch(labels.get(src, ""))
         if m is not None:
             labels[dst] = _expand(replacement, m)
         out.append(StepSeries(_canon(labels), s.values, s.present))
