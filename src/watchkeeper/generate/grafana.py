@@ -264,7 +264,16 @@ def _llm(spec: ServiceSpec, source: str) -> db.Dashboard:
 
 
 def _json(board: db.Dashboard) -> str:
-    return json.dumps(board.build(), cls=JSONEncoder, indent=2, sort_keys=True) + "\n"
+    data = json.loads(json.dumps(board.build(), cls=JSONEncoder))
+    # Grafana wants unique panel ids and one refId per query; number them in order
+    # so the JSON is the same on every run.
+    for number, panel in enumerate(data.get("panels", []), start=1):
+        panel["id"] = number
+        if panel.get("options") is None:
+            panel.pop("options", None)
+        for index, target in enumerate(panel.get("targets", [])):
+            target["refId"] = chr(ord("A") + index)
+    return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
 def grafana_artifacts(spec: ServiceSpec, source: str) -> list[Artifact]:

@@ -41,7 +41,6 @@ def kubernetes_artifacts(spec: ServiceSpec, source: str, groups: list[RuleGroup]
                     "kind": "ServiceMonitor",
                     "metadata": meta,
                     "spec": {
-                        "jobLabel": "app.kubernetes.io/name",
                         "selector": {"matchLabels": selector},
                         "endpoints": [
                             {
@@ -49,6 +48,15 @@ def kubernetes_artifacts(spec: ServiceSpec, source: str, groups: list[RuleGroup]
                                 "path": target.path,
                                 "scheme": target.scheme,
                                 "interval": str(spec.scrape_interval),
+                                # The rules select job="<service>"; the operator would
+                                # otherwise name the job after the Kubernetes Service.
+                                "relabelings": [
+                                    {
+                                        "action": "replace",
+                                        "targetLabel": "job",
+                                        "replacement": spec.service,
+                                    }
+                                ],
                             }
                         ],
                     },

@@ -4,7 +4,6 @@ resolution and escalation. Alerts link here through ``runbook_url``."""
 from __future__ import annotations
 
 from watchkeeper.generate.artifact import Artifact, header
-from watchkeeper.generate.links import dashboard_url
 from watchkeeper.generate.rules import AlertRule
 from watchkeeper.spec.model import ServiceSpec
 
@@ -67,6 +66,48 @@ _CAUSES: dict[str, tuple[str, ...]] = {
 }
 
 
+_GENERIC = (
+    "Check recent deploys and configuration changes.",
+    "Read the service's logs around the alert's start (filter by request id).",
+    "Check the dependencies dashboard for a failing database, cache or upstream.",
+)
+_DIAGNOSIS: dict[str, tuple[str, ...]] = {
+    "HighErrorRate": (
+        "Split errors by route: `sum by (http_route, http_response_status_code) (rate("
+        'http_server_request_duration_seconds_count{http_response_status_code=~"5.."}[5m]))`.',
+        "Read the error logs of the worst route (`error_type` label names the exception).",
+        *_GENERIC[:1],
+    ),
+    "HighLatencyP99": (
+        "Find the slow route: p99 `by (http_route, le)` on the latency panel.",
+        "Check DB operation p99 and connection usage on the dependencies dashboard.",
+        "Check event loop lag (`asyncio_event_loop_lag_seconds`) for blocking calls.",
+    ),
+    "ServiceDown": (
+        "Is the process running? `kubectl get pods` / `systemctl status`.",
+        "Open the target's /metrics yourself; check Prometheus' Targets page for the error.",
+        "Read the last logs before the crash (OOM kills show in the kernel log).",
+    ),
+    "SLOErrorBudgetBurn": (
+        "Read the `slo` and `long_window` labels: which objective, how fast.",
+        "Open the SLO dashboard: burn rate per window shows whether it is still burning.",
+        "Find the failing routes or dependency as for HighErrorRate / HighLatencyP99.",
+    ),
+    "DatabaseDown": (
+        "Can the exporter reach the database? Check its logs and `pg_up`.",
+        "Check PostgreSQL's own logs, disk space and connection count.",
+    ),
+    "RedisDown": ("Check redis_exporter's logs and `redis-cli ping` from its host.",),
+    "QueueBacklog": (
+        "Are consumers running and consuming? Compare queue depth with the oldest age.",
+    ),
+    "LLMCostOverBudget": (
+        "Which model? `sum by (model) (increase(llm_cost_usd_total[1h]))`.",
+        "Tokens per request: `sum by (model, kind) (rate(llm_tokens_total[5m]))`.",
+    ),
+}
+
+
 def _runbook(spec: ServiceSpec, source: str, rules: list[AlertRule]) -> str:
     rule = rules[0]
     name = rule.name
@@ -93,10 +134,8 @@ def _runbook(spec: ServiceSpec, source: str, rules: list[AlertRule]) -> str:
         "",
         "## Diagnosis",
         "",
-        f"1. Open the dashboard: {dashboard_url(spec)}",
-        "2. Check recent deploys and configuration changes.",
-        "3. Read the service's logs around the alert's start (filter by request id).",
-        "4. Check the dependencies dashboard for a failing database, cache or upstream.",
+        f"1. Open the dashboard: {rule.annotations['dashboard_url']}",
+        *[f"{n}. {step}" for n, step in enumerate(_DIAGNOSIS.get(name, _GENERIC), start=2)],
         "",
         "## Resolution",
         "",
