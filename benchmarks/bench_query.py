@@ -15,19 +15,15 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import psutil
 from tests.monitor.promql.differential.data import T0_MS, golden_signals_dataset
-from tests.support.prometheus import create_blocks, free_port, running_prometheus, wait_ready
+from tests.support.prometheus import create_blocks, running_prometheus
+from tests.support.watchkeeper import watchkeeper_up
 
 from benchmarks._common import machine, median, table, verdict
 from watchkeeper.monitor.storage import import_openmetrics, open_storage
@@ -48,35 +44,7 @@ QUERIES = {
     ),
 }
 TARGET_RATIO = 3.0
-_UP = [sys.executable, "-m", "watchkeeper.cli", "up"]
-
-
-@contextmanager
-def watchkeeper_up(data_dir: Path, log_path: Path) -> Iterator[tuple[str, int]]:
-    """``watchkeeper up`` on a free loopback port; yields (url, pid)."""
-    port = free_port()
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                *_UP,
-                "--data-dir",
-                str(data_dir),
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--retention",
-                "100y",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if k != "WATCHKEEPER_TOKEN"},
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_ready(url, process=process)
-            yield url, process.pid
-        finally:
-            process.terminate()
-            process.wait(timeout=60)
+_RETAIN = ("--retention", "100y")  # the imported data is years old
 
 
 def _time_query(
@@ -107,6 +75,54 @@ def _rss_mib(pid: int) -> float:
     return float(process.memory_info().rss) / (1 << 20)
 
 
+def _import_both(source: Path, work: Path) -> None:
+    began = time.perf_counter()
+    create_blocks(source, work / "prometheus" / "data")
+    promtool_s = time.perf_counter() - began
+    began = time.perf_counter()
+    tsdb = open_storage(work / "watchkeeper")
+    report = import_openmetrics(source, tsdb)
+    tsdb.close()
+    ours_s = time.perf_counter() - began
+    print(
+        f"import: promtool {promtool_s:.1f} s, watchkeeper {ours_s:.1f} s "
+        f"({report.samples / ours_s:,.0f} samples/s)"
+    )
+
+
+def _servers_rss(work: Path, name: str, query: str) -> tuple[float, float]:
+    """RSS (MiB) of Prometheus and ``watchkeeper up`` serving ``work/<name>`` after ``query``."""
+    prom_dir, our_dir = work / f"prometheus{name}", work / f"watchkeeper{name}"
+    with (
+        running_prometheus(prom_dir / "data", prom_dir) as prom_url,
+        watchkeeper_up(our_dir, *_RETAIN, log_path=work / f"up{name}.log") as (our_url, ours),
+    ):
+        httpx.get(f"{prom_url}/api/v1/query", params={"query": query}, timeout=120)
+        httpx.get(f"{our_url}/api/v1/query", params={"query": query}, timeout=120)
+        prom_pid = _pid_listening(prom_url)
+        return (_rss_mib(prom_pid) if prom_pid else math.nan), _rss_mib(ours.pid)
+
+
+def _time_both(work: Path, start: float, end: float, repeat: int) -> list[tuple[str, float, float]]:
+    timings = []
+    with (
+        running_prometheus(work / "prometheus" / "data", work / "prometheus") as prom_url,
+        watchkeeper_up(work / "watchkeeper", *_RETAIN, log_path=work / "up.log") as (our_url, _),
+        httpx.Client(base_url=prom_url, timeout=120) as prom,
+        httpx.Client(base_url=our_url, timeout=120) as ours,
+    ):
+        for name, query in QUERIES.items():
+            theirs_ms, theirs_body = _time_query(prom, query, start, end, repeat)
+            ours_ms, ours_body = _time_query(ours, query, start, end, repeat)
+            if _shape(theirs_body) != _shape(ours_body):
+                print(
+                    f"WARNING: {name}: result shapes differ: Prometheus "
+                    f"{_shape(theirs_body)}, ours {_shape(ours_body)}"
+                )
+            timings.append((name, theirs_ms, ours_ms))
+    return timings
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--histograms", type=int, default=84, help="12 le-buckets each")
@@ -121,80 +137,33 @@ def main(argv: list[str] | None = None) -> None:
         source = work / "data.om"
         source.write_text(dataset.text(), encoding="utf-8")
         series = args.histograms * (12 + 2 + 2)  # buckets, _count, _sum, two status codes
-        bucket_series = args.histograms * 12
         print(
-            f"data: {series} series ({bucket_series} _bucket series), {dataset.samples:,} samples, "
-            f"{args.hours:g} h at 15 s; generated in {time.perf_counter() - began:.1f} s"
+            f"data: {series} series ({args.histograms * 12} _bucket series), "
+            f"{dataset.samples:,} samples, {args.hours:g} h at 15 s; "
+            f"generated in {time.perf_counter() - began:.1f} s"
         )
-
-        began = time.perf_counter()
-        create_blocks(source, work / "prometheus" / "data")
-        promtool_s = time.perf_counter() - began
-        began = time.perf_counter()
-        tsdb = open_storage(work / "watchkeeper")
-        report = import_openmetrics(source, tsdb)
-        tsdb.close()
-        ours_import_s = time.perf_counter() - began
-        print(
-            f"import: promtool {promtool_s:.1f} s, watchkeeper {ours_import_s:.1f} s "
-            f"({report.samples / ours_import_s:,.0f} samples/s)"
-        )
-
+        _import_both(source, work)
         end = (T0_MS + int(args.hours * 3_600_000)) / 1000 - 7.5
-        start = end - 3600
-        rows: list[list[str]] = []
-        ratios: list[float] = []
-        with (
-            running_prometheus(work / "prometheus" / "data", work / "prometheus") as prom_url,
-            watchkeeper_up(work / "watchkeeper", work / "up.log") as (our_url, our_pid),
-            httpx.Client(base_url=prom_url, timeout=120) as prom,
-            httpx.Client(base_url=our_url, timeout=120) as ours,
-        ):
-            for name, query in QUERIES.items():
-                theirs_ms, theirs_body = _time_query(prom, query, start, end, args.repeat)
-                ours_ms, ours_body = _time_query(ours, query, start, end, args.repeat)
-                if _shape(theirs_body) != _shape(ours_body):
-                    print(
-                        f"WARNING: {name}: result shapes differ: Prometheus "
-                        f"{_shape(theirs_body)}, ours {_shape(ours_body)}"
-                    )
-                ratio = ours_ms / theirs_ms
-                ratios.append(ratio)
-                rows.append([name, f"{theirs_ms:.1f}", f"{ours_ms:.1f}", f"{ratio:.1f}x"])
-            prom_pid = _pid_listening(prom_url)
-            prom_rss = _rss_mib(prom_pid) if prom_pid else math.nan
-            our_rss = _rss_mib(our_pid)
+        timings = _time_both(work, end - 3600, end, args.repeat)
+        loaded = _servers_rss(work, "", QUERIES["p99 latency by route"])
         # The same servers with no data, queried once: what the runtimes cost alone.
         create_blocks(_empty_file(work), work / "prometheus-empty" / "data")
-        with (
-            running_prometheus(
-                work / "prometheus-empty" / "data", work / "prometheus-empty"
-            ) as url,
-            watchkeeper_up(work / "watchkeeper-empty", work / "up-empty.log") as (
-                our_empty_url,
-                pid,
-            ),
-        ):
-            httpx.get(f"{url}/api/v1/query", params={"query": "vector(1)"})
-            httpx.get(f"{our_empty_url}/api/v1/query", params={"query": "vector(1)"})
-            empty_pid = _pid_listening(url)
-            prom_base = _rss_mib(empty_pid) if empty_pid else math.nan
-            our_base = _rss_mib(pid)
+        empty = _servers_rss(work, "-empty", "vector(1)")
 
     print()
     print(machine())
     print(f"range queries over 1 h at 15 s step (241 points), median of {args.repeat}, ms")
+    rows = [[n, f"{p:.1f}", f"{o:.1f}", f"{o / p:.1f}x"] for n, p, o in timings]
     print(table(["query", "Prometheus 2.42", "watchkeeper", "ours/Prometheus"], rows))
-    worst = max(ratios)
+    worst = max(o / p for _, p, o in timings)
     met = verdict(worst <= TARGET_RATIO)
     print(f"\nworst ratio {worst:.1f}x (target <= {TARGET_RATIO:g}x): {met}")
-    prom_per = (prom_rss - prom_base) * 1024 / series
-    our_per = (our_rss - our_base) * 1024 / series
+    per = [(full - base) * 1024 / series for full, base in zip(loaded, empty, strict=True)]
     print(
-        f"server RSS after the queries: Prometheus {prom_rss:.0f} MiB ({prom_base:.0f} empty), "
-        f"watchkeeper {our_rss:.0f} MiB ({our_base:.0f} empty)\n"
-        f"RSS above an empty server per series: Prometheus {prom_per:.1f} KiB, "
-        f"watchkeeper {our_per:.1f} KiB (data served from blocks, not head series; "
+        f"server RSS after a query over all series: Prometheus {loaded[0]:.0f} MiB "
+        f"({empty[0]:.0f} empty), watchkeeper {loaded[1]:.0f} MiB ({empty[1]:.0f} empty)\n"
+        f"RSS above an empty server per series: Prometheus {per[0]:.1f} KiB, "
+        f"watchkeeper {per[1]:.1f} KiB (data served from blocks, not head series; "
         "includes query working memory)"
     )
 

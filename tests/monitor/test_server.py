@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,10 +16,9 @@ import pytest
 from tests.support.asgi import ASGIClient
 from tests.support.prometheus import (
     PrometheusUnavailable,
-    free_port,
     prometheus_binaries,
-    wait_ready,
 )
+from tests.support.watchkeeper import watchkeeper_up
 from watchkeeper.errors import ConfigurationError, SpecError
 from watchkeeper.monitor.server import (
     Monitor,
@@ -67,30 +63,6 @@ def metrics_server() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-@contextlib.contextmanager
-def watchkeeper_up(data_dir: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    log = (data_dir.parent / f"up-{port}.log").open("wb")
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("WATCHKEEPER_TOKEN", None)
-    command = [sys.executable, "-m", "watchkeeper.cli", "up", "--data-dir", str(data_dir)]
-    process = subprocess.Popen(
-        [*command, "--listen", f"127.0.0.1:{port}", *args],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process=process)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def _stop(process: subprocess.Popen[bytes]) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from tests.monitor.promql.differential.data import T0_MS, differential_dataset
 from tests.support.asgi import ASGIClient
@@ -26,6 +27,8 @@ from tests.support.prometheus import (
     prometheus_binaries,
     running_prometheus,
 )
+from tests.support.watchkeeper import watchkeeper_up
+from watchkeeper.cli import monitor_cmds
 from watchkeeper.monitor.promql import Engine
 from watchkeeper.monitor.storage import import_openmetrics, open_storage
 from watchkeeper.monitor.web.api import ApiDeps, create_api
@@ -266,3 +269,31 @@ def test_same_api_errors_as_prometheus(
     theirs = prometheus.get(path, params=params)
     ours = watchkeeper.get(path, params=params)
     assert (ours.status_code, ours.json()) == (theirs.status_code, theirs.json())
+
+
+UP_QUERIES = [
+    "sum by (code) (rate(http_requests_total[5m]))",
+    "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
+    'sum(rate(http_requests_total{code="500"}[5m])) / sum(rate(http_requests_total[5m]))',
+]
+
+
+def test_tsdb_import_then_up_answers_like_prometheus(
+    dataset_file: Path, prometheus: httpx.Client, tmp_path: Path
+) -> None:
+    """The issue's acceptance path, end to end: ``watchkeeper tsdb import`` then a real
+    ``watchkeeper up`` process answering ``/api/v1/query_range`` as Prometheus does."""
+    data_dir = tmp_path / "data"
+    imported = CliRunner().invoke(
+        monitor_cmds.tsdb, ["import", "--data-dir", str(data_dir), str(dataset_file)]
+    )
+    assert imported.exit_code == 0, imported.output
+    with (
+        watchkeeper_up(data_dir, "--retention", "100y") as (url, _),
+        httpx.Client(base_url=url, timeout=60) as ours,
+    ):
+        for query in UP_QUERIES:
+            start, end, step = RANGES[0]
+            params = {"query": query, "start": str(start), "end": str(end), "step": str(step)}
+            theirs = _ask(prometheus, "/api/v1/query_range", params)
+            assert _diff(theirs, _ask(ours, "/api/v1/query_range", params)) == [], query
