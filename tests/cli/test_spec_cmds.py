@@ -108,3 +108,19 @@ def test_test_needs_exactly_one_source() -> None:
     result = CliRunner().invoke(spec_cmds.test, [])
     assert result.exit_code == 2
     assert "exactly one of -f SPEC or --dir DIR" in result.output
+
+
+def test_generate_removes_stale_generated_files_only(tmp_path: Path) -> None:
+    spec = tmp_path / "watchkeeper.yaml"
+    spec.write_text("service: a\n")
+    assert (
+        CliRunner().invoke(generate, ["-f", str(spec), "--out", str(tmp_path / "out")]).exit_code
+        == 0
+    )
+    mine = tmp_path / "out/runbooks/Mine.md"
+    mine.write_text("hand-written\n")
+    spec.write_text("service: a\nalerts: {HighCPU: {enabled: false}}\n")
+    result = CliRunner().invoke(generate, ["-f", str(spec), "--out", str(tmp_path / "out")])
+    assert "removed stale runbooks/HighCPU.md" in result.output
+    assert not (tmp_path / "out/runbooks/HighCPU.md").exists()
+    assert mine.exists()

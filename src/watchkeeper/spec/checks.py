@@ -9,6 +9,7 @@ treats the label as empty on both sides and mutes far too much).
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter
 from fractions import Fraction
 
@@ -16,7 +17,7 @@ from watchkeeper.spec.catalog import BUILTIN_ALERTS, SLO_ALERT
 from watchkeeper.spec.errors import Path, Problem
 from watchkeeper.spec.inventory import alert_inventory, static_label_names
 from watchkeeper.spec.model import ServiceSpec
-from watchkeeper.spec.slo import LatencySLI, ProbeSLI
+from watchkeeper.spec.slo import LatencySLI, ProbeSLI, RatioSLI
 from watchkeeper.spec.types import is_env_ref
 
 __all__ = ["RESERVED_LABELS", "check_spec", "spec_warnings"]
@@ -280,6 +281,15 @@ def spec_warnings(spec: ServiceSpec) -> list[str]:
             f"app.kubernetes.io/name={spec.service}; set kubernetes.selector to your Service's "
             "labels"
         )
+    for slo in spec.slos:
+        sli = slo.sli
+        if isinstance(sli, RatioSLI) and any(
+            re.search(r"=~|!~|!=", s or "") for s in (sli.total, sli.bad, sli.good)
+        ):
+            warnings.append(
+                f"SLO {slo.name} selects series with regex or negative matchers, so the "
+                "generated tests cannot build input series for it; use equality matchers"
+            )
     for custom in spec.alerts.custom:
         if custom.test is None:
             warnings.append(
