@@ -124,3 +124,16 @@ def test_generate_removes_stale_generated_files_only(tmp_path: Path) -> None:
     assert "removed stale runbooks/HighCPU.md" in result.output
     assert not (tmp_path / "out/runbooks/HighCPU.md").exists()
     assert mine.exists()
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="needs Debian's prometheus")
+def test_test_runs_promtool_and_amtool(tmp_path: Path) -> None:
+    spec = tmp_path / "watchkeeper.yaml"
+    # The traffic alerts need a day of test history; leave them out for speed.
+    spec.write_text(
+        "service: a\nalerts: {TrafficSpike: {enabled: false}, TrafficDrop: {enabled: false}}\n"
+    )
+    result = CliRunner().invoke(spec_cmds.test, ["-f", str(spec)])
+    assert result.exit_code == 0, result.output
+    for name in ("promtool check config", "promtool test rules", "amtool check-config"):
+        assert f"ok      {name}" in result.output

@@ -115,3 +115,41 @@ def test_page_tier_fires_just_above_14_4_times_budget_and_not_below(tmp_path: Pa
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+_PERIOD_TEST = """\
+rule_files: [../rules/a.rules.yml]
+evaluation_interval: 1m
+tests:
+  - name: busy hour without errors, then a quiet hour with half failing
+    interval: 1m
+    input_series:
+      - series: http_server_request_duration_seconds_count{job="a",http_response_status_code="200"}
+        values: 0+1000x60 60005+5x60
+      - series: http_server_request_duration_seconds_count{job="a",http_response_status_code="500"}
+        values: 0x60 5+5x60
+    promql_expr_test:
+      # 300 failures of 60600 requests: 0.495%, where an average of 5m ratios says ~25%.
+      - expr: round(slo:sli_error:ratio_increase30d * 1e6)
+        eval_time: 2h
+        exp_samples: [{labels: '{service="a",slo="availability"}', value: 4950}]
+"""
+
+
+def test_period_sli_is_exact_under_uneven_traffic(tmp_path: Path) -> None:
+    spec = load_spec_text(
+        "service: a\nslos: [{name: availability, objective: 99.9, sli: {kind: availability}}]\n"
+    )
+    for artifact in generate_all(spec, "a.yaml"):
+        if artifact.path.startswith("prometheus/"):
+            (tmp_path / artifact.path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / artifact.path).write_text(artifact.text, encoding="utf-8")
+    (tmp_path / "prometheus/tests/period.test.yml").write_text(_PERIOD_TEST, encoding="utf-8")
+    done = subprocess.run(
+        ["promtool", "test", "rules", "period.test.yml"],
+        cwd=tmp_path / "prometheus/tests",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
