@@ -154,3 +154,21 @@ def test_parse_duration(text: str, ms: int) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(QueryError):
         parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("expr", "message"),
+    [
+        ("foo(requests_total)", 'unknown function with name "foo"'),
+        ("rate(requests_total[5m], 1)", 'expected 1 argument(s) in call to "rate", got 2'),
+        (
+            "sum(requests_total[5m])",
+            "expected type instant vector in aggregation expression, got range vector",
+        ),
+    ],
+)
+def test_parse_messages_quote_like_go(storage: MemoryStorage, expr: str, message: str) -> None:
+    with pytest.raises(QueryError) as exc:
+        Engine(storage).instant_query(expr, 0)
+    assert exc.value.kind == "bad_data"
+    assert str(exc.value) == message

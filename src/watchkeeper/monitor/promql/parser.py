@@ -64,7 +64,8 @@ _TYPE_WORDS = (
     (re.compile(r"\bgot matrix\b"), "got range vector"),
     (re.compile(r"\btype vector\b"), "type instant vector"),
     (re.compile(r"\bgot vector\b"), "got instant vector"),
-    (re.compile(r"function '([^']*)'"), r'function "\1"'),
+    # Go quotes names with %q: "rate", not 'rate'.
+    (re.compile(r"'([^']*)'"), r'"\1"'),
 )
 
 
