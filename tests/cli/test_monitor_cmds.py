@@ -76,6 +76,21 @@ def test_query_errors_are_reported(imported: Path) -> None:
     assert "not both" in result.output
 
 
+def test_query_needs_exactly_one_source(tmp_path: Path) -> None:
+    result = CliRunner().invoke(monitor_cmds.query, ["up"])
+    assert result.exit_code == 2
+    assert "either --data-dir DIR or --url URL" in result.output
+    both = ["--data-dir", str(tmp_path), "--url", "http://127.0.0.1:1", "up"]
+    assert CliRunner().invoke(monitor_cmds.query, both).exit_code == 2
+
+
+def test_query_url_unreachable() -> None:
+    # Port 1 on loopback: nothing listens there, so the connection is refused.
+    result = CliRunner().invoke(monitor_cmds.query, ["--url", "http://127.0.0.1:1", "up"])
+    assert result.exit_code == 1
+    assert "no answer from a Prometheus-compatible API" in result.output
+
+
 def test_query_missing_data_dir(tmp_path: Path) -> None:
     result = CliRunner().invoke(monitor_cmds.query, ["--data-dir", str(tmp_path / "nope"), "up"])
     assert result.exit_code == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from tests.support.asgi import ASGIClient
 from tests.support.prometheus import (
@@ -19,6 +20,7 @@ from tests.support.prometheus import (
     prometheus_binaries,
 )
 from tests.support.watchkeeper import watchkeeper_up
+from watchkeeper.cli import monitor_cmds
 from watchkeeper.errors import ConfigurationError, SpecError
 from watchkeeper.monitor.server import (
     Monitor,
@@ -84,7 +86,18 @@ def test_up_serves_imported_data_like_prometheus(tmp_path: Path) -> None:
             "step": "15s",
         }
         body = httpx.get(f"{url}/api/v1/query_range", params=params).json()
+        # The data dir is locked by the server: 'watchkeeper query' asks it over HTTP.
+        args = ["--start", "1700000060", "--end", "1700000090", "--step", "15s"]
+        remote = CliRunner().invoke(monitor_cmds.query, ["--url", url, *args, params["query"]])
+        local = CliRunner().invoke(
+            monitor_cmds.query, ["--data-dir", str(data_dir), *args, params["query"]]
+        )
         assert _stop(process) == 0
+    assert remote.exit_code == 0, remote.output
+    assert '{code="200"}' in remote.output
+    assert "0.9916666666666666" in remote.output
+    assert local.exit_code == 1
+    assert "in use by another process" in local.output
     assert body["status"] == "success"
     (series,) = body["data"]["result"]
     assert series["metric"] == {"code": "200"}

@@ -267,8 +267,49 @@ def _print(value: Value) -> None:
     Console(soft_wrap=True).print(table)
 
 
+def _remote(url: str, token: str | None, path: str, params: dict[str, str]) -> Value:
+    """Ask a running monitor (or any Prometheus-compatible server) over HTTP."""
+    import httpx
+
+    from watchkeeper.monitor.web.json import parse_value
+
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        response = httpx.get(
+            f"{url.rstrip('/')}{path}", params=params, headers=headers, timeout=130
+        )
+        body = response.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise click.ClickException(
+            f"{url}: no answer from a Prometheus-compatible API: {exc}"
+        ) from None
+    if body.get("status") != "success":
+        kind = body.get("errorType", f"HTTP {response.status_code}")
+        raise click.ClickException(f"{kind}: {body.get('error', response.text[:200])}")
+    return parse_value(body["data"])
+
+
+def _local(data_dir: Path, expr: str, times: tuple[int, int, int] | int) -> Value:
+    with _opened(data_dir) as store:
+        from watchkeeper.monitor.server import build_engine
+
+        engine = build_engine(store)
+        try:
+            if isinstance(times, tuple):
+                return engine.range_query(expr, *times)
+            return engine.instant_query(expr, times)
+        except QueryError as exc:
+            raise click.ClickException(f"{exc.kind}: {exc}") from None
+
+
 @click.command()
-@click.option("--data-dir", type=click.Path(path_type=Path), required=True, help=_DATA_DIR_HELP)
+@click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+@click.option(
+    "--url",
+    default=None,
+    help="Query a running 'watchkeeper up' (or Prometheus) at this base URL instead.",
+)
+@click.option("--token", envvar="WATCHKEEPER_TOKEN", default=None, help="Token for --url.")
 @click.argument("expr")
 @click.option(
     "--time", "at", default=None, help="Evaluation time for an instant query (default now)."
@@ -277,9 +318,22 @@ def _print(value: Value) -> None:
 @click.option("--end", default=None, help="End of a range query.")
 @click.option("--step", default=None, help="Resolution of a range query (e.g. 15s).")
 def query(
-    data_dir: Path, expr: str, at: str | None, start: str | None, end: str | None, step: str | None
+    data_dir: Path | None,
+    url: str | None,
+    token: str | None,
+    expr: str,
+    at: str | None,
+    start: str | None,
+    end: str | None,
+    step: str | None,
 ) -> None:
-    """Evaluate a PromQL EXPR against the store and print the result as a table."""
+    """Evaluate a PromQL EXPR and print the result as a table.
+
+    Reads --data-dir directly, or asks a running server with --url (the data
+    directory of a running 'watchkeeper up' is locked by it).
+    """
+    if (data_dir is None) == (url is None):
+        raise click.UsageError("give either --data-dir DIR or --url URL")
     ranged = start is not None or end is not None or step is not None
     if ranged and at is not None:
         raise click.UsageError("give either --time, or --start/--end/--step, not both")
@@ -287,24 +341,27 @@ def query(
         raise click.UsageError(
             "a range query needs both --start and --end (and --step, default 15s)"
         )
-    with _opened(data_dir) as store:
-        from watchkeeper.monitor.server import build_engine
-
-        engine = build_engine(store)
-        try:
-            if ranged:
-                assert start is not None
-                assert end is not None
-                step_ms = round(_duration_s(step or "15s", "--step") * 1000)
-                if step_ms <= 0:
-                    raise click.BadParameter("must be positive", param_hint="--step")
-                value: Value = engine.range_query(
-                    expr, _time_ms(start, "--start"), _time_ms(end, "--end"), step_ms
-                )
-            else:
-                value = engine.instant_query(expr, _time_ms(at or "now", "--time"))
-        except QueryError as exc:
-            raise click.ClickException(f"{exc.kind}: {exc}") from None
+    _require_monitor()
+    times: tuple[int, int, int] | int
+    if ranged:
+        assert start is not None
+        assert end is not None
+        step_ms = round(_duration_s(step or "15s", "--step") * 1000)
+        if step_ms <= 0:
+            raise click.BadParameter("must be positive", param_hint="--step")
+        times = (_time_ms(start, "--start"), _time_ms(end, "--end"), step_ms)
+    else:
+        times = _time_ms(at or "now", "--time")
+    if url is not None:
+        if isinstance(times, tuple):
+            params = {"query": expr, "start": str(times[0] / 1000), "end": str(times[1] / 1000)}
+            params["step"] = str(times[2] / 1000)
+            value = _remote(url, token, "/api/v1/query_range", params)
+        else:
+            value = _remote(url, token, "/api/v1/query", {"query": expr, "time": str(times / 1000)})
+    else:
+        assert data_dir is not None
+        value = _local(data_dir, expr, times)
     _print(value)
 
 

@@ -9,11 +9,20 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from watchkeeper.monitor.promql.value import Matrix, Sample, Scalar, Series, String, Vector
+from watchkeeper.monitor.promql.value import (
+    Matrix,
+    Sample,
+    Scalar,
+    Series,
+    String,
+    Value,
+    Vector,
+)
 from watchkeeper.monitor.web.json import (
     encode_success,
     format_float,
     format_timestamp,
+    parse_value,
     render_value,
     success_body,
 )
@@ -95,3 +104,15 @@ def test_fast_matrix_encoding_equals_the_reference(seed: int) -> None:
 def test_encode_success_for_other_types() -> None:
     for value in (Scalar(1000, 0.5), String(1000, "x"), Vector([Sample((), 1, math.inf)])):
         assert orjson.loads(encode_success(value)) == success_body(render_value(value))
+
+
+def test_parse_value_inverts_render_value() -> None:
+    labels = (("__name__", "up"), ("job", "api"))
+    values: list[Value] = [
+        Scalar(1500, 0.25),
+        String(1000, "hi"),
+        Vector([Sample(labels, 2000, math.inf)]),
+        Matrix([Series(labels, [(1000, 1.0), (16_000, -2.5)])]),
+    ]
+    for value in values:
+        assert parse_value(orjson.loads(encode_success(value))["data"]) == value

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import orjson
 
-from watchkeeper.monitor.model import Labels
-from watchkeeper.monitor.promql.value import Matrix, Scalar, String, Value, Vector
+from watchkeeper.monitor.model import Labels, labels_from
+from watchkeeper.monitor.promql.value import Matrix, Sample, Scalar, Series, String, Value, Vector
 
 __all__ = [
     "dumps",
@@ -27,6 +27,7 @@ __all__ = [
     "error_body",
     "format_float",
     "format_timestamp",
+    "parse_value",
     "render_value",
     "success_body",
 ]
@@ -98,6 +99,35 @@ def render_value(value: Value) -> dict[str, Any]:
             ],
         }
     raise TypeError(f"cannot render PromQL value of type {type(value).__name__}")
+
+
+def _ms(seconds: float | int) -> int:
+    return round(float(seconds) * 1000)
+
+
+def parse_value(data: dict[str, Any]) -> Value:
+    """The inverse of ``render_value``: a query response's ``data`` (from any
+    Prometheus-compatible API) as a PromQL value."""
+    kind, result = data.get("resultType"), data.get("result", [])
+    if kind == "scalar":
+        return Scalar(_ms(result[0]), float(result[1]))
+    if kind == "string":
+        return String(_ms(result[0]), str(result[1]))
+    if kind == "vector":
+        return Vector(
+            [
+                Sample(labels_from(r["metric"]), _ms(r["value"][0]), float(r["value"][1]))
+                for r in result
+            ]
+        )
+    if kind == "matrix":
+        return Matrix(
+            [
+                Series(labels_from(r["metric"]), [(_ms(t), float(v)) for t, v in r["values"]])
+                for r in result
+            ]
+        )
+    raise ValueError(f"unknown resultType {kind!r} in a query response")
 
 
 def success_body(data: Any, warnings: list[str] | None = None) -> dict[str, Any]:
