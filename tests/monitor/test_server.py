@@ -178,6 +178,13 @@ def test_requests_are_bounded(monitor: Monitor) -> None:
     assert client.post("/api/v1/query", data=body, headers=auth).status_code == 413
 
 
+def test_bad_targets_are_a_configuration_error(tmp_path: Path) -> None:
+    target = ScrapeTarget("api", "http://127.0.0.1:1/metrics")
+    config = MonitorConfig(data_dir=tmp_path / "data", targets=[target, target])
+    with pytest.raises(ConfigurationError, match="scrape targets: duplicate"):
+        Monitor(config)
+
+
 def test_refuses_non_loopback_without_token(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="without a token"):
         Monitor(MonitorConfig(data_dir=tmp_path, host="192.0.2.1"))

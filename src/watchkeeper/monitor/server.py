@@ -183,7 +183,12 @@ class Monitor:
             )
         self.scrapes: ScrapeManager | None = None
         if config.targets:
-            self.scrapes = _scrape_manager(self.store, config.targets)
+            try:
+                self.scrapes = _scrape_manager(self.store, config.targets)
+            except ConfigurationError:
+                if store is None:  # we opened it: release its lock before failing
+                    self.store.close()
+                raise
         self._scrape_task: asyncio.Task[None] | None = None
         self._ready = False
         self._closed = False
@@ -248,13 +253,16 @@ def build_engine(
 def _scrape_manager(appendable: Appendable, targets: Sequence[ScrapeTarget]) -> ScrapeManager:
     from watchkeeper.monitor.scrape import ScrapeManager, TargetConfig
 
-    configs = [
-        TargetConfig(
-            job=t.job, url=t.url, interval_s=t.interval_s, timeout_s=t.effective_timeout_s()
-        )
-        for t in targets
-    ]
-    return ScrapeManager(appendable, configs)
+    try:
+        configs = [
+            TargetConfig(
+                job=t.job, url=t.url, interval_s=t.interval_s, timeout_s=t.effective_timeout_s()
+            )
+            for t in targets
+        ]
+        return ScrapeManager(appendable, configs)
+    except ValueError as exc:  # the scrape package names the target and the fix
+        raise ConfigurationError(f"scrape targets: {exc}") from None
 
 
 def serve(config: MonitorConfig, *, on_listening: Callable[[str], None] | None = None) -> None:
