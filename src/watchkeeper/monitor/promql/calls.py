@@ -67,9 +67,10 @@ def _range_function(ev: Evaluator, e: Call, ts: IntArray) -> list[StepSeries]:
         return []
     ctx = RangeCtx(arg.ends, arg.range_ms, ts, params, ev.check_time)
     ts_all, vs_all, lo, hi = batch_windows(arg.series, arg.ends, arg.range_ms)
-    # Prometheus counts the samples loaded for one step at a time.
-    ev.count_samples(int((hi - lo).sum(axis=0).max()))
+    # Prometheus loads one series' window at a time, then keeps only the result.
+    ev.count_samples(int((hi - lo).max()), transient=True)
     values, present = RANGE_FUNCTIONS[e.name](ts_all, vs_all, lo, hi, ctx)
+    ev.count_samples(int(present.sum()))
     ev.check_time()
     keep_name = e.name in KEEPS_NAME
     out: list[StepSeries] = []

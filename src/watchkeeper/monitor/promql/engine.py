@@ -175,13 +175,19 @@ class Evaluator:
         if time.monotonic() >= self.deadline:
             raise QueryError("query timed out in query execution", "timeout")
 
-    def count_samples(self, n: int) -> None:
-        self.samples += n
-        if self.samples > self.engine.max_samples:
+    def count_samples(self, n: int, *, transient: bool = False) -> None:
+        """Account for ``n`` samples held in memory, like Prometheus' currentSamples.
+
+        Selector and function results stay held until the query ends; the samples
+        of one range-vector window are only held while it is computed (transient).
+        """
+        if self.samples + n > self.engine.max_samples:
             raise QueryError(
                 "query processing would load too many samples into memory in query execution",
                 "execution",
             )
+        if not transient:
+            self.samples += n
 
     def _ends(self, at: AtSpec, offset_ms: int, ts: IntArray) -> IntArray:
         """Per step, the time a selector looks at: ``@`` (if any) minus offset."""
