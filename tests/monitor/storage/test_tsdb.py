@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -218,3 +219,33 @@ def test_label_values_are_stored_exactly(db: TSDB) -> None:
     db.commit()
     db.flush()
     assert [s.labels for s in db.select([], 0, 2**62)] == [weird]
+
+
+def test_one_writer_and_concurrent_readers(tmp_path: Path) -> None:
+    """Readers always see whole commits while a writer ingests, cuts and compacts."""
+    errors: list[BaseException] = []
+    done = threading.Event()
+    with TSDB(tmp_path, head_chunk_samples=2, min_cut_samples=1) as db:
+
+        def read() -> None:
+            try:
+                while not done.is_set():
+                    got = list(db.select([Matcher.of("__name__", "=", "req_total")], 0, 2**62))
+                    lengths = {len(s.timestamps) for s in got}
+                    assert len(lengths) <= 1, f"a commit seen half-done: {lengths}"
+                    db.label_values("i")
+                    db.stats()
+            except BaseException as exc:  # reported to the main thread below
+                errors.append(exc)
+
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        for r in readers:
+            r.start()
+        try:
+            _fill(db, series=20, steps=200)
+        finally:
+            done.set()
+            for r in readers:
+                r.join()
+        assert db.stats()["compactions"] > 0
+    assert errors == []

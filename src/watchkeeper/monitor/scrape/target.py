@@ -41,7 +41,9 @@ class ScrapeResult:
 class TargetScraper:
     """Holds one target's state between scrapes: label cache and the last scrape's series."""
 
-    def __init__(self, appendable: Appendable, config: TargetConfig, *, clock: Clock) -> None:
+    def __init__(
+        self, appendable: Appendable, config: TargetConfig, *, clock: Clock = time.time
+    ) -> None:
         self.appendable = appendable
         self.clock = clock
         self._cache: dict[str, Labels] = {}
@@ -156,9 +158,9 @@ class TargetScraper:
         self._append(keys, ts_ms, values)
         self._append(list(gone), ts_ms, [STALE_NAN] * len(gone))
         self._previous = current
-        if len(self._cache) > 2 * len(current) + 1000:
+        if len(self._cache) + len(self._refs) > 2 * len(current) + 1000:
             # Series churn: keep only what this scrape used, so the caches stay bounded.
-            self._cache = {k: self._cache[k] for k in current}
+            self._cache = {k: self._cache[k] for k in current if k in self._cache}
             self._refs = {k: self._refs[k] for k in current if k in self._refs}
         n = len(stamps)
         self._report(ts_ms, 1.0, time.perf_counter() - wall, n, added)
@@ -168,15 +170,18 @@ class TargetScraper:
     def _learn(self, keys: list[str], text: str) -> None:
         """Parse and label the series keys not seen before (the only slow part of a scrape)."""
         cache, labeler, where = self._cache, self._labeler, self.config.url
-        for key in set(keys).difference(cache):
+        known: dict[str, int] | dict[str, Labels] = cache if self._ref is None else self._refs
+        for key in set(keys).difference(known):
             try:
                 labels = labeler(parse_series(key))
             except ExpositionError:
                 line = text.count("\n", 0, max(text.find(key), 0)) + 1
                 parse_series(key, line, where)  # raises again, now with the location
                 raise
-            cache[key] = labels
-            if self._ref is not None:
+            if self._ref is None:
+                cache[key] = labels
+            else:
+                # Only the reference is kept: the store holds the label set (once).
                 self._refs[key] = self._ref(labels)
 
     def _append(self, keys: list[str], ts_ms: int, values: list[float]) -> None:
@@ -201,7 +206,7 @@ class TargetScraper:
                 rest_keys.append(key)
                 rest_values.append(value)
             else:
-                self.appendable.append(self._cache[key], ts, value)
+                self._append([key], ts, [value])
         return rest_keys, rest_values
 
     def _fail(self, ts_ms: int, error: str, duration: float) -> ScrapeResult:

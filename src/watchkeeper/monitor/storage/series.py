@@ -18,6 +18,9 @@ class SeriesRegistry:
         self.labels: list[Labels] = []
         # name -> value -> ids of the series carrying that pair (ascending).
         self.postings: dict[str, dict[str, array[int]]] = {}
+        # Every distinct (name, value) pair once: series share pair tuples and strings,
+        # which is most of the memory of a label set (e.g. ("le", "0.005") x 10,000).
+        self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -28,6 +31,8 @@ class SeriesRegistry:
             sid = len(self.labels)
         if sid != len(self.labels):
             raise ValueError(f"series log out of sequence: got id {sid}, expected {len(self)}")
+        pairs = self._pairs
+        labels = tuple([pairs.setdefault(pair, pair) for pair in labels])
         self.ids[labels] = sid
         self.labels.append(labels)
         for name, value in labels:

@@ -283,7 +283,12 @@ class TSDB:
     def _should_cut(self) -> bool:
         head = self._head
         target = max(self._min_cut, self._head_chunk_samples * head.series)
-        return head.samples >= target or head.maxt - head.mint >= self._max_span
+        if head.samples >= target:
+            return True
+        # A small or idle setup still cuts every couple of hours (bounded WAL, retention
+        # granularity), but never into blocks of only a few samples per series.
+        wide = head.maxt - head.mint >= self._max_span
+        return wide and head.samples >= min(self._min_cut, 8 * head.series)
 
     def flush(self) -> None:
         """Cut the head into a block now, then compact and apply retention."""

@@ -90,7 +90,13 @@ class Wal:
                 path.unlink(missing_ok=True)
 
     def nbytes(self) -> int:
-        return sum(p.stat().st_size for _, p in self.segments())
+        total = 0
+        for _, path in self.segments():
+            try:
+                total += path.stat().st_size
+            except FileNotFoundError:  # checkpointed meanwhile
+                pass
+        return total
 
     def close(self) -> None:
         if self._current is not None:
