@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import threading
@@ -270,3 +271,16 @@ def test_own_metrics_pass_promtool_lint(tmp_path: Path) -> None:
         [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_stop_closes_the_store_even_if_scraping_fails(tmp_path: Path) -> None:
+    class BrokenScrapes:
+        async def stop(self) -> None:
+            raise RuntimeError("boom")
+
+    m = Monitor(MonitorConfig(data_dir=tmp_path / "data"))
+    m.scrapes = BrokenScrapes()  # type: ignore[assignment]
+    asyncio.run(m.stop())
+    assert m.closed
+    reopened = open_storage(tmp_path / "data")  # the lock was released
+    reopened.close()

@@ -232,13 +232,18 @@ class Monitor:
         if self._closed:
             return
         self._closed = True
-        if self.scrapes is not None:
-            await self.scrapes.stop()
-        if self._scrape_task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+        try:
+            if self.scrapes is not None:
+                await self.scrapes.stop()
+            if self._scrape_task is not None:
                 await asyncio.wait_for(self._scrape_task, timeout=10)
-        self.store.commit()
-        self.store.close()
+        except (asyncio.CancelledError, TimeoutError):
+            pass
+        except Exception:  # a broken scrape loop must not keep the store from closing
+            log.exception("watchkeeper: the scrape loop failed while stopping")
+        finally:
+            self.store.commit()
+            self.store.close()
 
 
 def build_engine(
