@@ -160,6 +160,12 @@ def _window_matrix(arg: RangeArg) -> Matrix:
 
 @dataclass(slots=True)
 class Evaluator:
+    """The state of one query: its bounds (for ``start()``/``end()``), deadline and samples.
+
+    ``eval(expr, ts)`` evaluates ``expr`` at every time in ``ts`` at once; subqueries
+    call it again with their own, step-aligned times.
+    """
+
     engine: Engine
     query_start: int
     query_end: int
