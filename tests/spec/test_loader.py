@@ -194,3 +194,17 @@ def test_missing_file_says_what_to_do(tmp_path: Path) -> None:
 def test_examples_load(path: Path) -> None:
     spec = load_spec(path)
     assert spec.service
+
+
+def test_ratio_threshold_that_can_never_be_crossed() -> None:
+    assert errors_of("service: shop\nalerts:\n  HighErrorRate: {threshold: 150%}\n") == [
+        "watchkeeper.yaml:3: alerts.HighErrorRate: threshold must be a share between 0 and 1 "
+        "(or 0% and 100%), got 1.5"
+    ]
+
+
+def test_threshold_on_an_alert_without_one() -> None:
+    assert errors_of("service: shop\nalerts:\n  ServiceDown: {threshold: 1}\n") == [
+        "watchkeeper.yaml:3: alerts.ServiceDown: threshold does not apply: ServiceDown has no "
+        "threshold; remove it"
+    ]

@@ -128,15 +128,21 @@ def _check_alerts(spec: ServiceSpec) -> list[Problem]:
         override = getattr(spec.alerts, name)
         if override is None:
             continue
-        if (
-            override.threshold is not None
-            and builtin.threshold is None
-            and name != "QuotaExhaustionPredicted"
-        ):
+        at: Path = ("alerts", name, "threshold")
+        value = override.threshold
+        if value is None:
+            continue
+        if name == "QuotaLow":
+            problems.append(Problem(at, "is set per quota: use `quota: [{name: ..., low: N}]`"))
+        elif builtin.threshold is None:
+            problems.append(Problem(at, f"does not apply: {name} has no threshold; remove it"))
+        elif builtin.unit == "ratio" and name != "HighCPU" and not 0 < value < 1:
+            # A share can never exceed 100%: such an alert could never fire.
             problems.append(
                 Problem(
-                    ("alerts", name, "threshold"),
-                    f"does not apply: {name} has no threshold; remove it",
+                    at,
+                    "must be a share between 0 and 1 (or 0% and 100%), "
+                    f"got {_num(Fraction(value))}",
                 )
             )
     if spec.alerts.HighLatencyP99 and spec.alerts.HighLatencyP99.threshold is not None:
