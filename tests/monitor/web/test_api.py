@@ -30,6 +30,8 @@ class StubEngine:
         for kind in ("bad_data", "execution", "timeout", "canceled"):
             if expr == f"fail_{kind}":
                 raise QueryError(f"{kind} happened", kind)
+        if expr == "crash":
+            raise IndexError("index 3 is out of bounds")
 
     def instant_query(self, expr: str, time_ms: int) -> Value:
         self.calls.append(("instant", expr, time_ms))
@@ -288,3 +290,14 @@ def test_series_uses_a_stores_series_listing() -> None:
     r = client.get("/api/v1/series", params={"match[]": "up", "start": "1", "end": "2"})
     assert r.json()["data"] == [dict(UP_API), dict(UP_DB)]
     assert calls == [(1000, 2000)]
+
+
+def test_evaluator_bugs_answer_as_internal_errors(
+    client: ASGIClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    r = client.get("/api/v1/query", params={"query": "crash"})
+    assert r.status_code == 500
+    body = r.json()
+    assert body["errorType"] == "internal"
+    assert body["error"].startswith("IndexError: index 3 is out of bounds")
+    assert "query failed unexpectedly" in caplog.text

@@ -13,6 +13,7 @@ heavy parts). The storage is thread-safe; the engine's own timeout bounds a quer
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -45,6 +46,8 @@ from watchkeeper.monitor.web.params import (
 from watchkeeper.monitor.web.targets import TargetView, render_targets
 
 __all__ = ["ApiDeps", "QueryEngine", "api_routes", "create_api"]
+
+log = logging.getLogger("watchkeeper.monitor.web")
 
 MAX_POINTS_PER_SERIES = 11_000  # Prometheus' limit on (end - start) / step
 MAX_QUERY_CHARS = 64 << 10
@@ -90,12 +93,6 @@ class ApiDeps:
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.max_concurrent_queries)
         return self._limiter
-
-
-class _ApiError(Exception):
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -175,8 +172,6 @@ def _endpoint(handler: Handler, deps: ApiDeps) -> Callable[[Request], Awaitable[
             return await handler(request, deps)
         except ParamError as exc:
             return _error("bad_data", str(exc))
-        except _ApiError as exc:
-            return _error(exc.kind, str(exc))
 
     return endpoint
 
@@ -188,6 +183,13 @@ async def _run_query(deps: ApiDeps, endpoint: str, run: Callable[[], Value]) -> 
     except QueryError as exc:
         deps.metrics.query_errors.labels(endpoint, exc.kind).inc()
         return _error(exc.kind, str(exc))
+    except Exception as exc:  # an evaluator bug: answer in the API's shape, keep serving
+        log.exception("watchkeeper: query failed unexpectedly")
+        deps.metrics.query_errors.labels(endpoint, "internal").inc()
+        return _error(
+            "internal",
+            f"{type(exc).__name__}: {exc} (a bug in watchkeeper: please report it with the query)",
+        )
     finally:
         deps.metrics.query_duration.labels(endpoint).observe(time.perf_counter() - started)
     return Response(encode_success(value), media_type="application/json")
