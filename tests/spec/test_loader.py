@@ -208,3 +208,12 @@ def test_threshold_on_an_alert_without_one() -> None:
         "watchkeeper.yaml:3: alerts.ServiceDown: threshold does not apply: ServiceDown has no "
         "threshold; remove it"
     ]
+
+
+def test_names_and_shapes_are_explained() -> None:
+    text = "service: Shop\ntargets: app:8000\n"
+    assert errors_of(text) == [
+        "watchkeeper.yaml:1: service must be lowercase letters, digits and dashes, starting "
+        "with a letter, got 'Shop'",
+        "watchkeeper.yaml:2: targets must be a list, got 'app:8000'",
+    ]

@@ -104,30 +104,36 @@ def _line_of(path: Path, lines: dict[Path, int]) -> int | None:
     return 1 if lines else None
 
 
-def _real_path(loc: tuple[int | str, ...], data: Any) -> tuple[Path, bool]:
-    """pydantic's loc also holds union tags ('latency'); keep only keys in the document.
-
-    Returns the path and whether the last element exists in the document.
-    """
+def _real_path(loc: tuple[int | str, ...], data: Any, missing: bool) -> Path:
+    """pydantic's loc also holds union tags ('latency'); keep only keys in the document
+    (and, for a missing key, the key itself)."""
     out: list[str | int] = []
     node = data
-    for part in loc:
-        if isinstance(node, Mapping) and isinstance(part, str) and part in node:  # noqa: SIM114 (separate for mypy narrowing)
+    for index, part in enumerate(loc):
+        if isinstance(node, Mapping) and isinstance(part, str) and part in node:  # noqa: SIM114
             out.append(part)
             node = node[part]
         elif isinstance(node, tuple) and isinstance(part, int) and part < len(node):
             out.append(part)
             node = node[part]
-        elif isinstance(node, Mapping) and part == loc[-1]:
-            out.append(part)  # a missing required key: still name it
-            return tuple(out), False
-    return tuple(out), True
+        elif missing and index == len(loc) - 1:
+            out.append(part)
+    return tuple(out)
+
+
+# What a name pattern means, said the way a user thinks about it.
+_PATTERNS = {
+    r"^[a-z][a-z0-9-]*$": "lowercase letters, digits and dashes, starting with a letter",
+    r"^[a-z][a-z0-9_-]*$": "lowercase letters, digits, _ and -, starting with a letter",
+    r"^[A-Z][A-Za-z0-9]*$": "CamelCase (letters and digits, starting upper-case)",
+}
+_TYPES = {"tuple_type": "must be a list", "dict_type": "must be a mapping (key: value)"}
 
 
 def _from_pydantic(err: ErrorDetails, data: Any) -> Problem:
     loc = tuple(err["loc"])
-    path, _ = _real_path(loc, data)
     kind = err["type"]
+    path = _real_path(loc, data, missing=kind == "missing")
     value = err.get("input")
     if kind == "extra_forbidden":
         key = str(loc[-1])
@@ -139,9 +145,12 @@ def _from_pydantic(err: ErrorDetails, data: Any) -> Problem:
         return Problem(path, "is required")
     message = err["msg"].removeprefix("Value error, ")
     if kind in {"value_error", "assertion_error"}:
-        if path and not isinstance(path[-1], str):
-            return Problem(path, message)
         return Problem(path, message)
+    if kind == "string_pattern_mismatch":
+        pattern = str(err.get("ctx", {}).get("pattern", ""))
+        return Problem(path, f"must be {_PATTERNS.get(pattern, pattern)}, got {value!r}")
+    if kind in _TYPES:
+        return Problem(path, f"{_TYPES[kind]}, got {value!r}")
     if kind == "union_tag_invalid":
         expected = err.get("ctx", {}).get("expected_tags", "")
         return Problem(

@@ -57,7 +57,7 @@ class RatioSLI(SpecModel):
     def _one_of_good_bad(self) -> RatioSLI:
         if (self.bad is None) == (self.good is None):
             raise ValueError(
-                "a ratio SLI needs exactly one of `bad` or `good` next to `total`, "
+                "needs exactly one of `bad` or `good` next to `total`, "
                 f"got bad={self.bad!r} good={self.good!r}"
             )
         return self
