@@ -88,7 +88,7 @@ class Matcher:
         mt = type if isinstance(type, MatchType) else MatchType(type)
         regex = None
         if mt in (MatchType.REGEX, MatchType.NOT_REGEX):
-            regex = re.compile(f"^(?:{value})$", re.DOTALL)
+            regex = re.compile(f"(?:{value})", re.DOTALL)
         return cls(name, mt, value, regex)
 
     def matches(self, value: str) -> bool:
@@ -98,7 +98,8 @@ class Matcher:
         if self.type is MatchType.NOT_EQUAL:
             return value != self.value
         assert self._regex is not None
-        hit = self._regex.match(value) is not None
+        # fullmatch, not "$": "$" also matches before a trailing newline.
+        hit = self._regex.fullmatch(value) is not None
         return hit if self.type is MatchType.REGEX else not hit
 
     def matches_labels(self, labels: Labels) -> bool:
