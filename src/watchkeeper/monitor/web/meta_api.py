@@ -1,0 +1,144 @@
+"""The API's other endpoints: series and label metadata, targets, rules, status, probes
+and the monitor's own ``/metrics``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+
+from watchkeeper._version import __version__
+from watchkeeper.monitor.model import Labels, Matcher
+from watchkeeper.monitor.web.deps import ApiDeps
+from watchkeeper.monitor.web.json import success_body
+from watchkeeper.monitor.web.params import MAX_TIME_MS, MIN_TIME_MS, ParamError
+from watchkeeper.monitor.web.request import RequestParams, json_response
+from watchkeeper.monitor.web.targets import render_targets
+
+__all__ = [
+    "alerts",
+    "buildinfo",
+    "empty_list",
+    "empty_object",
+    "healthy",
+    "label_values",
+    "labels",
+    "metrics",
+    "ready",
+    "rules",
+    "series",
+    "targets",
+]
+
+_LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+async def series(request: Request, deps: ApiDeps) -> Response:
+    params = await RequestParams.read(request)
+    sets = params.matcher_sets(required=True)
+    start = params.optional_time("start", MIN_TIME_MS)
+    end = params.optional_time("end", MAX_TIME_MS)
+    # A store may list series without reading samples (``series(matchers, mint, maxt)``
+    # yielding label sets); otherwise ``select`` tells which series have samples.
+    lister: Callable[[Sequence[Matcher], int, int], Iterable[Labels]] | None
+    lister = getattr(deps.storage, "series", None)
+    seen: set[Labels] = set()
+    for matchers in sets:
+        if lister is not None:
+            seen.update(lister(matchers, start, end))
+        else:
+            seen.update(s.labels for s in deps.storage.select(matchers, start, end))
+    return json_response(success_body([dict(labels) for labels in sorted(seen)]))
+
+
+async def labels(request: Request, deps: ApiDeps) -> Response:
+    params = await RequestParams.read(request)
+    params.optional_time("start", MIN_TIME_MS)  # validated; the store answers over all time
+    params.optional_time("end", MAX_TIME_MS)
+    sets = params.matcher_sets(required=False) or [[]]
+    names: set[str] = set()
+    for matchers in sets:
+        names.update(deps.storage.label_names(matchers))
+    return json_response(success_body(sorted(names)))
+
+
+async def label_values(request: Request, deps: ApiDeps) -> Response:
+    name = request.path_params["name"]
+    if not _LABEL_NAME_RE.match(name):
+        raise ParamError(f'invalid label name: "{name}"')
+    params = await RequestParams.read(request)
+    params.optional_time("start", MIN_TIME_MS)
+    params.optional_time("end", MAX_TIME_MS)
+    sets = params.matcher_sets(required=False) or [[]]
+    values: set[str] = set()
+    for matchers in sets:
+        values.update(deps.storage.label_values(name, matchers))
+    return json_response(success_body(sorted(values)))
+
+
+async def targets(request: Request, deps: ApiDeps) -> Response:
+    state = request.query_params.get("state", "").lower()
+    if state not in ("", "any", "active", "dropped"):
+        raise ParamError(f'invalid parameter "state": {state!r} is not one of active, dropped, any')
+    return json_response(success_body(render_targets(list(deps.targets()), state)))
+
+
+async def buildinfo(request: Request, deps: ApiDeps) -> Response:
+    # Grafana reads "version" to pick its Prometheus feature set: 2.42 semantics
+    # and endpoints are what this API offers, so we also say so in "prometheusVersion".
+    return json_response(
+        success_body(
+            {
+                "version": __version__,
+                "revision": "",
+                "branch": "",
+                "buildUser": "watchkeeper",
+                "buildDate": "",
+                "goVersion": "",
+                "application": "watchkeeper",
+                "prometheusVersion": "2.42.0",
+            }
+        )
+    )
+
+
+async def rules(request: Request, deps: ApiDeps) -> Response:
+    kind = request.query_params.get("type", "")
+    if kind not in ("", "alert", "record"):
+        raise ParamError(f'invalid parameter "type": {kind!r} is not one of alert, record')
+    groups = deps.rule_groups()
+    if kind:
+        groups = [
+            {**g, "rules": [r for r in g.get("rules", []) if r.get("type") == f"{kind}ing"]}
+            for g in groups
+        ]
+    return json_response(success_body({"groups": groups}))
+
+
+async def alerts(request: Request, deps: ApiDeps) -> Response:
+    return json_response(success_body({"alerts": deps.alerts()}))
+
+
+async def empty_object(request: Request, deps: ApiDeps) -> Response:
+    return json_response(success_body({}))
+
+
+async def empty_list(request: Request, deps: ApiDeps) -> Response:
+    return json_response(success_body([]))
+
+
+async def healthy(request: Request, deps: ApiDeps) -> Response:
+    return PlainTextResponse("watchkeeper is Healthy.\n")
+
+
+async def ready(request: Request, deps: ApiDeps) -> Response:
+    if deps.ready():
+        return PlainTextResponse("watchkeeper is Ready.\n")
+    return PlainTextResponse("Service Unavailable", status_code=503)
+
+
+async def metrics(request: Request, deps: ApiDeps) -> Response:
+    return Response(generate_latest(deps.metrics.registry), media_type=CONTENT_TYPE_LATEST)
