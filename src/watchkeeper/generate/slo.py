@@ -73,7 +73,32 @@ def _events_expr(spec: ServiceSpec, slo: SLO, w: Duration) -> str:
 
 
 def slo_groups(spec: ServiceSpec) -> list[RuleGroup]:
-    return [_group(spec, slo) for slo in spec.slos]
+    groups = [_group(spec, slo) for slo in spec.slos]
+    if spec.slos:
+        groups.append(_period_group(spec))
+    return groups
+
+
+def _period_group(spec: ServiceSpec) -> RuleGroup:
+    """The period SLI and budget, for dashboards only: a 30d range is expensive and
+    moves slowly, so it is evaluated every 5m rather than every minute."""
+    rules: list[RecordingRule | AlertRule] = []
+    for slo in spec.slos:
+        ids = {"service": spec.service, "slo": slo.name}
+        period = f"slo:sli_error:ratio_increase{slo.window}"
+        period_fn = "rate" if isinstance(slo.sli, ProbeSLI) else "increase"
+        rules += [
+            RecordingRule(period, error_ratio_expr(spec, slo, slo.window, period_fn), ids),
+            RecordingRule(
+                "slo:objective:ratio", f"vector({num(Fraction(slo.objective) / 100)})", ids
+            ),
+            RecordingRule(
+                "slo:error_budget_remaining:ratio",
+                f"1 - {selector(period, **ids)} / {num(slo.budget)}",
+                ids,
+            ),
+        ]
+    return RuleGroup(f"{spec.service}-slo-period", tuple(rules), Duration(300))
 
 
 def _group(spec: ServiceSpec, slo: SLO) -> RuleGroup:
@@ -82,17 +107,6 @@ def _group(spec: ServiceSpec, slo: SLO) -> RuleGroup:
     rules: list[RecordingRule | AlertRule] = [
         RecordingRule(f"slo:sli_error:ratio_rate{w}", error_ratio_expr(spec, slo, w), ids)
         for w in windows
-    ]
-    period = f"slo:sli_error:ratio_increase{slo.window}"
-    period_fn = "rate" if isinstance(slo.sli, ProbeSLI) else "increase"
-    rules += [
-        RecordingRule(period, error_ratio_expr(spec, slo, slo.window, period_fn), ids),
-        RecordingRule("slo:objective:ratio", f"vector({num(Fraction(slo.objective) / 100)})", ids),
-        RecordingRule(
-            "slo:error_budget_remaining:ratio",
-            f"1 - {selector(period, **ids)} / {num(slo.budget)}",
-            ids,
-        ),
     ]
     rules += [_alert(spec, slo, window) for window in slo.burn_windows]
     return RuleGroup(f"{spec.service}-slo-{slo.name}", tuple(rules))
