@@ -42,10 +42,14 @@ def _safe_ts(ms: int) -> int:
     return ms
 
 
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
 def _labels(labels: dict[str, str]) -> str:
     if not labels:
         return ""
-    return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+    return "{" + ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items()) + "}"
 
 
 @dataclass
@@ -196,6 +200,11 @@ def differential_dataset(seed: int = 6) -> Dataset:
             (t, round(18 + 4 * rng.random(), 2)) for t in _times(rng, T0_MS, stop, 60_000, 10_000)
         ]
         ds.add("temperature_celsius", "gauge", "temperature_celsius", {"room": room}, pts)
+    # Label values that need escaping or are not ASCII, for matchers and the JSON path.
+    odd = ["/api/v1/items?id=7", 'say "hi"', "two\nlines", "back\\slash", "Zürich ☀", "a.b*c"]
+    for i, value in enumerate(odd):
+        pts = [(t, float(i)) for t in _times(rng, start, end, 60_000, 5_000)]
+        ds.add("odd_labels", "gauge", "odd_labels", {"value": value}, pts)
     info = [(t, 1.0) for t in _times(rng, start, end, 60_000, 0)]
     for version in ("1.2.3", "1.3.0"):
         ds.add("build_info", "gauge", "build_info", {"job": "api", "version": version}, info)
