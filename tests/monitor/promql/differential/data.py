@@ -202,9 +202,9 @@ def differential_dataset(seed: int = 6) -> Dataset:
         ds.add("temperature_celsius", "gauge", "temperature_celsius", {"room": room}, pts)
     # Label values that need escaping or are not ASCII, for matchers and the JSON path.
     odd = ["/api/v1/items?id=7", 'say "hi"', "two\nlines", "back\\slash", "Zürich ☀", "a.b*c"]
-    for i, value in enumerate(odd):
+    for i, odd_value in enumerate(odd):
         pts = [(t, float(i)) for t in _times(rng, start, end, 60_000, 5_000)]
-        ds.add("odd_labels", "gauge", "odd_labels", {"value": value}, pts)
+        ds.add("odd_labels", "gauge", "odd_labels", {"value": odd_value}, pts)
     info = [(t, 1.0) for t in _times(rng, start, end, 60_000, 0)]
     for version in ("1.2.3", "1.3.0"):
         ds.add("build_info", "gauge", "build_info", {"job": "api", "version": version}, info)
