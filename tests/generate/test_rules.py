@@ -133,3 +133,11 @@ def test_every_alert_has_a_runbook_and_a_test(shop: ServiceSpec) -> None:
     for alert in alerts:
         assert f"runbooks/{alert.name}.md" in paths
         assert alert.name in tested, f"{alert.name} has no test scenario"
+
+
+def test_cache_alert_without_redis_when_asked_for() -> None:
+    plain = load_spec_text("service: a\n")
+    asked = load_spec_text("service: a\nalerts: {CacheHitRateLow: {threshold: 90%}}\n")
+    assert "CacheHitRateLow" not in {a.name for a in _alerts(plain)}
+    (alert,) = [a for a in _alerts(asked) if a.name == "CacheHitRateLow"]
+    assert alert.expr.endswith("< 0.9")

@@ -71,7 +71,6 @@ def alert_inventory(spec: ServiceSpec) -> list[AlertInfo]:
             labels = static_labels(spec, window.effective_severity)
             labels |= {"slo": slo.name, "burn_tier": window.tier, "long_window": str(window.long)}
             out.append(AlertInfo(SLO_ALERT, labels, subject=f"{slo.name}/{window.long}"))
-    {d.kind for d in spec.dependencies}
     for name, builtin in BUILTIN_ALERTS.items():
         override = spec.alerts.override(name)
         if not override.enabled:
@@ -79,20 +78,19 @@ def alert_inventory(spec: ServiceSpec) -> list[AlertInfo]:
         severity = override.severity or builtin.severity
         requires = builtin.requires
         if requires in {"postgres", "redis", "http", "queue"}:
-            deps = [d for d in spec.dependencies if d.kind == requires]
+            subjects = [d.name for d in spec.dependencies if d.kind == requires]
             if name == "CacheHitRateLow":
-                deps = deps[:1]  # one hit-ratio alert per service, whatever the number of Redis
-            for dep in deps:
+                # One hit-ratio alert per service, whatever the number of Redis; an
+                # in-process cache has no dependency, so asking for it by name is enough.
+                explicit = getattr(spec.alerts, name) is not None
+                subjects = [""] if subjects or explicit else []
+            for subject in subjects:
                 labels = static_labels(spec, severity)
                 carried = builtin.carried
                 if name in {"DatabaseDown", "RedisDown", "ProbeFailing"}:
-                    labels["dependency"] = dep.name
+                    labels["dependency"] = subject
                     carried = carried - {"dependency"}
-                out.append(
-                    AlertInfo(
-                        name, labels, carried, subject=dep.name if name != "CacheHitRateLow" else ""
-                    )
-                )
+                out.append(AlertInfo(name, labels, carried, subject=subject))
             continue
         if requires == "quota":
             out += [
