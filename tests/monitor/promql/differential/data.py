@@ -205,6 +205,20 @@ def differential_dataset(seed: int = 6) -> Dataset:
     for i, odd_value in enumerate(odd):
         pts = [(t, float(i)) for t in _times(rng, start, end, 60_000, 5_000)]
         ds.add("odd_labels", "gauge", "odd_labels", {"value": odd_value}, pts)
+    # Malformed classic histograms (as gauges with an "le" label, which is all
+    # histogram_quantile looks at): no +Inf bucket, non-monotonic, only +Inf, empty.
+    shapes = {
+        "no_inf": {"0.1": 3.0, "0.5": 7.0},
+        "non_monotonic": {"0.1": 10.0, "0.5": 8.0, "1.0": 11.0, "+Inf": 12.0},
+        "only_inf": {"+Inf": 5.0},
+        "empty": {"0.1": 0.0, "+Inf": 0.0},
+        "negative_le": {"-1.0": 1.0, "0.0": 2.0, "1.0": 4.0, "+Inf": 4.0},
+    }
+    for case, buckets in shapes.items():
+        stamps = list(_times(rng, start, end, 60_000, 5_000))
+        for le, count in buckets.items():
+            pts = [(t, count * (1 + k // 10)) for k, t in enumerate(stamps)]
+            ds.add("weird", "gauge", "weird_bucket", {"case": case, "le": le}, pts)
     info = [(t, 1.0) for t in _times(rng, start, end, 60_000, 0)]
     for version in ("1.2.3", "1.3.0"):
         ds.add("build_info", "gauge", "build_info", {"job": "api", "version": version}, info)
