@@ -11,13 +11,14 @@ from __future__ import annotations
 import difflib
 import re
 from collections import Counter
+from decimal import Decimal, localcontext
 from fractions import Fraction
 
 from watchkeeper.spec.catalog import BUILTIN_ALERTS, SLO_ALERT
 from watchkeeper.spec.errors import Path, Problem
 from watchkeeper.spec.inventory import alert_inventory, static_label_names
 from watchkeeper.spec.model import ServiceSpec
-from watchkeeper.spec.slo import LatencySLI, ProbeSLI, RatioSLI
+from watchkeeper.spec.slo import SLO, BurnWindow, LatencySLI, ProbeSLI, RatioSLI
 from watchkeeper.spec.types import is_env_ref
 
 __all__ = ["RESERVED_LABELS", "check_spec", "spec_warnings"]
@@ -77,28 +78,23 @@ def _check_slos(spec: ServiceSpec) -> list[Problem]:
                 )
             )
         for j, window in enumerate(slo.burn_windows):
-            problems += _check_window(
-                slo.budget, slo.window.seconds, window, (*at, "burn_windows", j), slo.objective
-            )
+            problems += _check_window(slo, window, (*at, "burn_windows", j))
     return problems
 
 
-def _check_window(
-    budget: Fraction, period: int, window: object, at: Path, objective: object
-) -> list[Problem]:
-    from watchkeeper.spec.durations import Duration
-    from watchkeeper.spec.slo import BurnWindow
-
-    assert isinstance(window, BurnWindow)
+def _check_window(slo: SLO, window: BurnWindow, at: Path) -> list[Problem]:
+    """A window longer than the period, or one whose threshold error ratio would have
+    to exceed 100% (factor x budget >= 1), can never alert."""
     problems: list[Problem] = []
-    if window.long.seconds > period:
+    if window.long > slo.window:
         problems.append(
             Problem(
                 (*at, "long"),
-                f"must not exceed the SLO window ({Duration(period)}), got {window.long}",
+                f"must not exceed the SLO window ({slo.window}), got {window.long}",
             )
         )
-    factor = window.exact_factor(Duration(period))
+    budget, objective = slo.budget, slo.objective
+    factor = window.exact_factor(slo.window)
     if factor * budget >= 1:
         problems.append(
             Problem(
@@ -115,8 +111,6 @@ def _check_window(
 
 
 def _num(value: Fraction) -> str:
-    from decimal import Decimal, localcontext
-
     with localcontext() as ctx:
         ctx.prec = 12
         return format((Decimal(value.numerator) / Decimal(value.denominator)).normalize(), "f")
