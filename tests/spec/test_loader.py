@@ -217,3 +217,10 @@ def test_names_and_shapes_are_explained() -> None:
         "with a letter, got 'Shop'",
         "watchkeeper.yaml:2: targets must be a list, got 'app:8000'",
     ]
+
+
+def test_binary_file_says_to_save_as_utf8(tmp_path: Path) -> None:
+    spec = tmp_path / "w.yaml"
+    spec.write_bytes(b"service: \xff\n")
+    with pytest.raises(SpecProblems, match="is not UTF-8 text"):
+        load_spec(spec)

@@ -38,6 +38,9 @@ def load_spec(path: str | FsPath) -> ServiceSpec:
             [Problem((), f"cannot read the spec: {exc.strerror}")],
             [f"{file}: cannot read the spec: {exc.strerror}; pass an existing file with -f"],
         ) from None
+    except UnicodeDecodeError as exc:
+        message = f"is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        raise SpecProblems([Problem((), message)], [f"{file}: {message}"]) from None
     return load_spec_text(text, source=str(path))
 
 
