@@ -27,7 +27,8 @@ def traffic_alert(above: bool) -> Callable[[AlertContext], AlertRule]:
         word = "more" if above else "less"
         scenarios = _traffic_scenario(c.spec) if above or not _spike_enabled(c.spec) else ()
         return c.rule(
-            f"{now} {op} {num(c.threshold)} * {then}",
+            # A near-idle service (under one request a minute a day ago) is all noise.
+            f"{now} {op} {num(c.threshold)} * {then}\nand on ()\n  {then} * 60 >= 1",
             f'{c.spec.service}: {{{{ $value | printf "%.4g" }}}} requests/s, {word} than '
             f"{num(c.threshold)}x the rate {c.offset} ago",
             f"The request rate over the last {window} is {word} than {num(c.threshold)} times the "
