@@ -16,6 +16,7 @@ any query window reaches, and the series that starts late is a gauge.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,14 @@ BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 def _fmt_ts(ms: int) -> str:
     return f"{ms // 1000}.{ms % 1000:03d}"
+
+
+def _fmt_value(value: float) -> str:
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value)
 
 
 def _safe_ts(ms: int) -> int:
@@ -72,7 +81,7 @@ class Dataset:
     ) -> None:
         lines = self._family(family, kind)
         text = _labels(labels)
-        lines.extend(f"{sample}{text} {v!r} {_fmt_ts(t)}" for t, v in points)
+        lines.extend(f"{sample}{text} {_fmt_value(v)} {_fmt_ts(t)}" for t, v in points)
         self.samples += len(points)
 
     def add_histogram(
@@ -219,6 +228,15 @@ def differential_dataset(seed: int = 6) -> Dataset:
         for le, count in buckets.items():
             pts = [(t, count * (1 + k // 10)) for k, t in enumerate(stamps)]
             ds.add("weird", "gauge", "weird_bucket", {"case": case, "le": le}, pts)
+    # Gauges that sometimes report NaN or infinities (aggregations and sorting must
+    # treat them as Prometheus does).
+    specials = [math.nan, math.inf, -math.inf]
+    for sensor in ("s1", "s2", "s3", "s4"):
+        pts = [
+            (t, rng.choice(specials) if rng.random() < 0.15 else round(rng.uniform(-5, 5), 2))
+            for t in _times(rng, start, end, 30_000, 4_000)
+        ]
+        ds.add("flaky", "gauge", "flaky_reading", {"sensor": sensor}, pts)
     info = [(t, 1.0) for t in _times(rng, start, end, 60_000, 0)]
     for version in ("1.2.3", "1.3.0"):
         ds.add("build_info", "gauge", "build_info", {"job": "api", "version": version}, info)
