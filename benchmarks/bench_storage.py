@@ -18,6 +18,8 @@ fed the same batches in the same run.
   (``TargetScraper.ingest_text`` of a 10,200-series body) and so also counts the
   scraper's cache of series keys (the exposition text of each series).
 - reopen: opening that store again (series log + block footers + WAL replay).
+- select: every ``_bucket`` series of the 24 h store over its last hour, right
+  after reopening (cold: groups read and decoded) and again (decoded cache).
 
 Run: ``.venv/bin/python -m benchmarks.bench_storage [--quick]``
 """
@@ -34,7 +36,7 @@ import tracemalloc
 from pathlib import Path
 
 from benchmarks._common import machine, median, table, verdict
-from watchkeeper.monitor.model import Labels, labels_from
+from watchkeeper.monitor.model import Labels, Matcher, labels_from
 from watchkeeper.monitor.scrape import TargetConfig, TargetScraper
 from watchkeeper.monitor.storage import TSDB, open_storage
 from watchkeeper.monitor.storage.synthetic import SyntheticService, synthetic_service
@@ -110,8 +112,22 @@ def _feed(db: TSDB, svc: SyntheticService, steps: int) -> None:
         db.commit()
 
 
-def bench_bytes_per_sample(svc: SyntheticService) -> tuple[float, float, float]:
-    """(TSDB bytes/sample, seconds to ingest, SQLite bytes/sample on the first 2 h)."""
+def _select_ms(db: TSDB, svc: SyntheticService) -> tuple[float, float, int]:
+    """(first, repeated) CPU ms to select every histogram bucket series over the last hour."""
+    maxt = int(svc.timestamps[-1])
+    matchers = [Matcher.of("__name__", "=", "http_server_request_duration_seconds_bucket")]
+    times = []
+    for _ in range(5):
+        start = time.thread_time()
+        got = list(db.select(matchers, maxt - 3_600_000, maxt))
+        times.append((time.thread_time() - start) * 1000)
+    return times[0], median(times[1:]), len(got)
+
+
+def bench_bytes_per_sample(
+    svc: SyntheticService,
+) -> tuple[float, float, float, tuple[float, float, int]]:
+    """(TSDB bytes/sample, seconds to ingest, SQLite bytes/sample on the first 2 h, select)."""
     with tempfile.TemporaryDirectory() as tmp:
         with open_storage(tmp) as db:
             start = time.perf_counter()
@@ -119,6 +135,8 @@ def bench_bytes_per_sample(svc: SyntheticService) -> tuple[float, float, float]:
             db.flush()
             took = time.perf_counter() - start
             ours = db.stats()["bytes_on_disk"] / svc.samples
+        with open_storage(tmp) as db:  # reopened: nothing decoded or cached yet
+            select = _select_ms(db, svc)
         steps = min(480, svc.timestamps.size)
         con = _sqlite(Path(tmp))
         for k in range(steps):
@@ -132,7 +150,7 @@ def bench_bytes_per_sample(svc: SyntheticService) -> tuple[float, float, float]:
         con.execute("VACUUM")
         con.close()
         sqlite_bytes = sum(p.stat().st_size for p in Path(tmp).glob("db.sqlite*"))
-        return ours, took, sqlite_bytes / (steps * len(svc.labels))
+        return ours, took, sqlite_bytes / (steps * len(svc.labels)), select
 
 
 def bench_memory(series: int) -> tuple[float, float, float, float]:
@@ -197,7 +215,7 @@ def main() -> None:
     ours, ours_wall = median([r[0] for r in runs]), median([r[1] for r in runs])
     peer = median([bench_ingest_sqlite(series, batches) for _ in range(args.rounds)])
     svc = synthetic_service(steps=960 if args.quick else 5760)
-    bps, took, sqlite_bps = bench_bytes_per_sample(svc)
+    bps, took, sqlite_bps, (sel_first, sel_again, sel_series) = bench_bytes_per_sample(svc)
     held, peak, reopen, with_scraper = bench_memory(n_series)
     hours = svc.timestamps.size * 15 / 3600
     rows = [
@@ -230,6 +248,12 @@ def main() -> None:
         ["  peak during a cut (bytes/series)", f"{peak:,.0f}", "", "", "", ""],
         ["  store + scraper caches, real scrape path", f"{with_scraper:,.0f}", "", "", "", ""],
         ["reopen: 10k series, blocks + a full head (s)", f"{reopen:.2f}", "", "", "", ""],
+        [
+            f"select {sel_series:,} bucket series, last 1 h of {hours:.0f} h (ms, cold)",
+            f"{sel_first:.1f}",
+        ]
+        + [""] * 4,
+        ["  same, decoded chunks cached (ms)", f"{sel_again:.1f}"] + [""] * 4,
         [
             f"  ingest of the {hours:.0f} h data set, wall (s)",
             f"{took:.1f}",

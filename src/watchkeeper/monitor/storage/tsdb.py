@@ -34,6 +34,7 @@ from watchkeeper.monitor.model import Labels, Matcher, SeriesData
 from watchkeeper.monitor.storage.block import Block, DecodedCache, write_block
 from watchkeeper.monitor.storage.compact import groups_from_head, merge_blocks
 from watchkeeper.monitor.storage.head import Head
+from watchkeeper.monitor.storage.read import read_series
 from watchkeeper.monitor.storage.series import SeriesRegistry
 from watchkeeper.monitor.storage.wal import SeriesLog, Wal
 
@@ -364,44 +365,27 @@ class TSDB:
     def select(
         self, matchers: Sequence[Matcher], mint_ms: int, maxt_ms: int
     ) -> Iterator[SeriesData]:
-        """Matching series with samples in [mint_ms, maxt_ms], sorted by labels."""
+        """Matching series with samples in [mint_ms, maxt_ms], sorted by labels.
+
+        The arrays may be views of shared decoded chunks: treat them as read-only.
+        """
         with self._lock:
             self._check_open()
             sids = self._registry.matching(matchers)
-            result = [s for s in (self._read(sid, mint_ms, maxt_ms) for sid in sids) if s]
+            head = self._head
+            snap = None
+            if head.samples and head.mint <= maxt_ms and head.maxt >= mint_ms:
+                snap = head.snapshot()
+            blocks = [b for _, _, b in self._blocks]
+            found = read_series(blocks, snap, sids, mint_ms, maxt_ms)
+            labels = self._registry.labels
+            result = [
+                SeriesData(labels[sid], part[0], part[1])
+                for sid, part in zip(sids, found, strict=True)
+                if part is not None
+            ]
         result.sort(key=lambda s: s.labels)
         return iter(result)
-
-    def _read(self, sid: int, mint: int, maxt: int) -> SeriesData | None:
-        ts_parts: list[np.ndarray] = []
-        val_parts: list[np.ndarray] = []
-        for _, _, block in self._blocks:
-            if block.maxt < mint or block.mint > maxt:
-                continue
-            row = block.row_of(sid)
-            if row < 0:
-                continue
-            entry = block.index[row]
-            if int(entry["maxt"]) < mint or int(entry["mint"]) > maxt:
-                continue
-            chunk = block.read_row(row)
-            ts_parts.append(chunk.timestamps)
-            val_parts.append(chunk.values)
-        if self._head.samples and self._head.mint <= maxt and self._head.maxt >= mint:
-            snap = self._head.snapshot()
-            lo, hi = snap.span(sid)
-            if hi > lo:
-                ts_parts.append(snap.timestamps[lo:hi])
-                val_parts.append(snap.values[lo:hi])
-        if not ts_parts:
-            return None
-        ts = ts_parts[0] if len(ts_parts) == 1 else np.concatenate(ts_parts)
-        vs = val_parts[0] if len(val_parts) == 1 else np.concatenate(val_parts)
-        first = int(np.searchsorted(ts, mint, "left"))
-        end = int(np.searchsorted(ts, maxt, "right"))
-        if end <= first:
-            return None
-        return SeriesData(self._registry.labels[sid], ts[first:end], vs[first:end])
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         with self._lock:
