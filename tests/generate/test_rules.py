@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from ruamel.yaml import YAML
@@ -141,3 +142,15 @@ def test_cache_alert_without_redis_when_asked_for() -> None:
     assert "CacheHitRateLow" not in {a.name for a in _alerts(plain)}
     (alert,) = [a for a in _alerts(asked) if a.name == "CacheHitRateLow"]
     assert alert.expr.endswith("< 0.9")
+
+
+def test_every_dashboard_link_points_at_a_generated_dashboard(shop: ServiceSpec) -> None:
+    specs = [shop, load_spec_text("service: a\nalerts: {CacheHitRateLow: {threshold: 0.9}}\n")]
+    for spec in specs:
+        artifacts = generate_all(spec, "x.yaml")
+        uids = {
+            json.loads(a.text)["uid"] for a in artifacts if a.path.startswith("grafana/dashboards/")
+        }
+        for alert in _alerts(spec):
+            uid = alert.annotations["dashboard_url"].split("/d/")[1].split("/")[0]
+            assert uid in uids, (alert.name, uid)

@@ -61,6 +61,7 @@ _BUILDERS: dict[str, Callable[[AlertContext], AlertRule]] = {
         True,
         '{s}: queue {x} holds {{{{ $value | printf "%.4g" }}}} items',
         "More than {t} items wait in the queue.",
+        "dependencies",
     ),
     "QuotaLow": labelled_gauge(
         "quota_remaining",
@@ -68,6 +69,7 @@ _BUILDERS: dict[str, Callable[[AlertContext], AlertRule]] = {
         False,
         '{s}: quota {x} has {{{{ $value | printf "%.4g" }}}} left',
         "Fewer than {t} units of the quota remain.",
+        "llm",
     ),
     "QuotaExhaustionPredicted": quota_exhaustion,
     "LLMCostOverBudget": llm_cost,

@@ -88,8 +88,10 @@ def cache_hit_rate_low(c: AlertContext) -> AlertRule:
 
 
 def labelled_gauge(
-    metric: str, label: str, above: bool, summary: str, description: str
+    metric: str, label: str, above: bool, summary: str, description: str, board: str
 ) -> Callable[[AlertContext], AlertRule]:
+    """A gauge of one named thing (a queue, a quota) against a threshold."""
+
     def build(c: AlertContext) -> AlertRule:
         subject = c.info.subject
         threshold = c.threshold
@@ -109,6 +111,7 @@ def labelled_gauge(
             description.format(t=num(threshold)),
             query,
             c.scenarios(make, above, settle=0),
+            board=board,
         )
 
     return build

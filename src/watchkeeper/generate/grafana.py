@@ -280,7 +280,7 @@ def grafana_artifacts(spec: ServiceSpec, source: str) -> list[Artifact]:
     boards = {"overview": _overview(spec, source)}
     if spec.slos:
         boards["slo"] = _slo_board(spec, source)
-    if spec.dependencies:
+    if spec.dependencies or spec.alerts.CacheHitRateLow is not None:
         boards["dependencies"] = _dependencies(spec, source)
     if spec.llm is not None or spec.quota:
         boards["llm"] = _llm(spec, source)
