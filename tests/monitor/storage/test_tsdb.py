@@ -143,6 +143,20 @@ def test_same_answers_as_memory_storage(tmp_path: Path) -> None:
                 db.commit()
         db.commit()
         got = _all(db)
+        assert db.stats()["head_cuts"] > 3
+        for _ in range(30):  # time windows cutting across blocks and the head
+            lo = T0 + int(rng.integers(0, 500)) * 1000
+            hi = lo + int(rng.integers(0, 200)) * 1000
+            window = [Matcher.of("job", "=", "1")] if rng.random() < 0.5 else []
+            ours = [
+                (s.labels, s.timestamps.tolist(), s.values.tolist())
+                for s in db.select(window, lo, hi)
+            ]
+            theirs = [
+                (s.labels, s.timestamps.tolist(), s.values.tolist())
+                for s in ref.select(window, lo, hi)
+            ]
+            assert ours == theirs
     want = {s.labels: (s.timestamps.tolist(), s.values.tolist()) for s in ref.select([], 0, 2**62)}
     assert got == want
 
