@@ -128,7 +128,7 @@ def test_same_answers_as_memory_storage(tmp_path: Path) -> None:
     """Random appends (including rejected ones) give the same data as the reference store."""
     rng = np.random.default_rng(5)
     ref = MemoryStorage()
-    with TSDB(tmp_path, head_chunk_samples=3, min_cut_samples=50) as db:
+    with TSDB(tmp_path, head_chunk_samples=1, min_cut_samples=8) as db:
         for _ in range(3000):
             s = _series(int(rng.integers(0, 12)), job=str(rng.integers(0, 2)))
             t = T0 + int(rng.integers(0, 500)) * 1000
