@@ -128,7 +128,12 @@ def test_up_scrapes_spec_targets_and_keeps_data_after_sigterm(
         assert result, "no scrape landed within 30 s"
         targets = httpx.get(f"{url}/api/v1/targets").json()["data"]["activeTargets"]
         own_metrics = httpx.get(f"{url}/metrics").text
+        synthetic = httpx.get(
+            f"{url}/api/v1/query",
+            params={"query": 'up{job="demo"} + scrape_samples_scraped{job="demo"}'},
+        ).json()["data"]["result"]
         assert _stop(process) == 0
+    assert [s["value"][1] for s in synthetic] == ["2"]  # up 1 + one sample scraped
     assert result[0]["metric"] == {
         "__name__": "demo_hits_total",
         "instance": metrics_server.split("/")[2],
