@@ -289,3 +289,21 @@ def test_stop_closes_the_store_even_if_scraping_fails(tmp_path: Path) -> None:
     assert m.closed
     reopened = open_storage(tmp_path / "data")  # the lock was released
     reopened.close()
+
+
+def test_large_answers_are_gzipped_when_accepted(tmp_path: Path) -> None:
+    m = Monitor(MonitorConfig(data_dir=tmp_path / "data"))
+    try:
+        for i in range(2000):
+            m.store.append((("__name__", "many"), ("i", str(i))), 1_700_000_000_000, float(i))
+        m.store.commit()
+        client = ASGIClient(m.app)
+        params = {"query": "many", "time": "1700000001"}
+        zipped = client.get("/api/v1/query", params=params, headers={"Accept-Encoding": "gzip"})
+        plain = client.get("/api/v1/query", params=params, headers={"Accept-Encoding": "identity"})
+    finally:
+        m.store.close()
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert "content-encoding" not in plain.headers
+    assert zipped.json() == plain.json()
+    assert len(zipped.json()["data"]["result"]) == 2000
