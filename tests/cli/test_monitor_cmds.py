@@ -60,8 +60,8 @@ def test_range_query_prints_every_point(imported: Path) -> None:
     rows = [line.split() for line in result.output.splitlines()[1:]]
     # The only sample is at 22:14:10.250: the 22:14:00 step sees nothing yet.
     assert [row[-2:] for row in rows] == [
-        ["2023-11-14T22:14:30.000+00:00", "1"],
-        ["2023-11-14T22:15:00.000+00:00", "1"],
+        ["2023-11-14T22:14:30.000Z", "1"],
+        ["2023-11-14T22:15:00.000Z", "1"],
     ]
 
 

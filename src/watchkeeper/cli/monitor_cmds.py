@@ -227,7 +227,8 @@ def _time_ms(value: str, option: str) -> int:
 
 
 def _iso(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds")
+    moment = datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds")
+    return moment.replace("+00:00", "Z")
 
 
 def _labels_text(labels: tuple[tuple[str, str], ...]) -> str:
@@ -264,7 +265,11 @@ def _print(value: Value) -> None:
                 table.add_row(
                     _labels_text(series.labels) if i == 0 else "", _iso(t), format_float(v)
                 )
-    Console(soft_wrap=True).print(table)
+    # Piped output (files, grep, tests) is never wrapped at 80 columns.
+    console = Console(soft_wrap=True)
+    if not console.is_terminal:
+        console = Console(soft_wrap=True, width=100_000)
+    console.print(table)
 
 
 def _remote(url: str, token: str | None, path: str, params: dict[str, str]) -> Value:
