@@ -32,7 +32,8 @@ def test_long_query_string() -> None:
     assert r.json() == {
         "status": "error",
         "errorType": "bad_data",
-        "error": "query string exceeds 50 bytes",
+        "error": "query string exceeds 50 bytes; send long queries as a POST form "
+        "(application/x-www-form-urlencoded)",
     }
 
 

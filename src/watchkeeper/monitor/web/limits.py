@@ -32,7 +32,11 @@ class LimitsMiddleware:
             await self.app(scope, receive, send)
             return
         if len(scope.get("query_string", b"")) > self.max_query_string_bytes:
-            await self._too_large(send, f"query string exceeds {self.max_query_string_bytes} bytes")
+            await self._too_large(
+                send,
+                f"query string exceeds {self.max_query_string_bytes} bytes; "
+                "send long queries as a POST form (application/x-www-form-urlencoded)",
+            )
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_body_bytes:
