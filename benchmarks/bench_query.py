@@ -47,20 +47,28 @@ TARGET_RATIO = 3.0
 _RETAIN = ("--retention", "100y")  # the imported data is years old
 
 
-def _time_query(
-    client: httpx.Client, query: str, start: float, end: float, repeat: int
-) -> tuple[float, dict[str, object]]:
-    params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": "15"}
-    body: dict[str, object] = client.get("/api/v1/query_range", params=params).json()  # warm-up
+def _get(client: httpx.Client, params: dict[str, str]) -> tuple[float, dict[str, object]]:
+    began = time.perf_counter()
+    response = client.get("/api/v1/query_range", params=params)
+    body: dict[str, object] = response.json()
+    elapsed = time.perf_counter() - began
     if body.get("status") != "success":
-        raise RuntimeError(f"{client.base_url}: {query}: {body}")
-    samples = []
+        raise RuntimeError(f"{client.base_url}: {params['query']}: {body}")
+    return elapsed, body
+
+
+def _time_query(
+    prom: httpx.Client, ours: httpx.Client, query: str, start: float, end: float, repeat: int
+) -> tuple[float, float, dict[str, object], dict[str, object]]:
+    """Median ms of each server; runs alternate so load on the shared machine hits both."""
+    params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": "15"}
+    _, theirs_body = _get(prom, params)  # warm-up
+    _, ours_body = _get(ours, params)
+    theirs, mine = [], []
     for _ in range(repeat):
-        began = time.perf_counter()
-        response = client.get("/api/v1/query_range", params=params)
-        response.read()
-        samples.append(time.perf_counter() - began)
-    return median(samples) * 1000, body
+        theirs.append(_get(prom, params)[0])
+        mine.append(_get(ours, params)[0])
+    return median(theirs) * 1000, median(mine) * 1000, theirs_body, ours_body
 
 
 def _shape(body: dict[str, object]) -> tuple[int, int]:
@@ -112,8 +120,9 @@ def _time_both(work: Path, start: float, end: float, repeat: int) -> list[tuple[
         httpx.Client(base_url=our_url, timeout=120) as ours,
     ):
         for name, query in QUERIES.items():
-            theirs_ms, theirs_body = _time_query(prom, query, start, end, repeat)
-            ours_ms, ours_body = _time_query(ours, query, start, end, repeat)
+            theirs_ms, ours_ms, theirs_body, ours_body = _time_query(
+                prom, ours, query, start, end, repeat
+            )
             if _shape(theirs_body) != _shape(ours_body):
                 print(
                     f"WARNING: {name}: result shapes differ: Prometheus "
