@@ -227,6 +227,8 @@ def test_targets(client: ASGIClient) -> None:
 def test_buildinfo_health_ready_metrics(client: ASGIClient) -> None:
     info = client.get("/api/v1/status/buildinfo").json()["data"]
     assert set(info) >= {"version", "revision", "branch", "buildUser", "buildDate", "goVersion"}
+    assert info["version"] == "2.42.0"  # what Grafana keys its Prometheus features on
+    assert info["application"] == "watchkeeper"
     assert client.get("/-/healthy").status_code == 200
     assert client.get("/-/ready").status_code == 200
     client.get("/api/v1/query", params={"query": "up"})

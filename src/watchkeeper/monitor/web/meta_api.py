@@ -19,6 +19,7 @@ from watchkeeper.monitor.web.request import RequestParams, json_response
 from watchkeeper.monitor.web.targets import render_targets
 
 __all__ = [
+    "PROMETHEUS_API_VERSION",
     "alerts",
     "buildinfo",
     "empty_list",
@@ -86,20 +87,25 @@ async def targets(request: Request, deps: ApiDeps) -> Response:
     return json_response(success_body(render_targets(list(deps.targets()), state)))
 
 
+# The Prometheus API level this server implements (endpoints, shapes, errors).
+# Clients such as Grafana parse "version" as Prometheus' to choose which endpoints
+# and parameters to use, so it carries that level, as other compatible servers do;
+# watchkeeper's own version is in "applicationVersion".
+PROMETHEUS_API_VERSION = "2.42.0"
+
+
 async def buildinfo(request: Request, deps: ApiDeps) -> Response:
-    # Grafana reads "version" to pick its Prometheus feature set: 2.42 semantics
-    # and endpoints are what this API offers, so we also say so in "prometheusVersion".
     return json_response(
         success_body(
             {
-                "version": __version__,
+                "version": PROMETHEUS_API_VERSION,
                 "revision": "",
                 "branch": "",
                 "buildUser": "watchkeeper",
                 "buildDate": "",
                 "goVersion": "",
                 "application": "watchkeeper",
-                "prometheusVersion": "2.42.0",
+                "applicationVersion": __version__,
             }
         )
     )
