@@ -325,3 +325,15 @@ def test_tsdb_import_then_up_answers_like_prometheus(
             params = {"query": query, "start": str(start), "end": str(end), "step": str(step)}
             theirs = _ask(prometheus, "/api/v1/query_range", params)
             assert _diff(theirs, _ask(ours, "/api/v1/query_range", params)) == [], query
+
+
+def test_buildinfo_and_targets_shapes_match_prometheus(
+    prometheus: httpx.Client, watchkeeper: ASGIClient
+) -> None:
+    theirs = prometheus.get("/api/v1/status/buildinfo").json()["data"]
+    ours = watchkeeper.get("/api/v1/status/buildinfo").json()["data"]
+    assert set(ours) >= set(theirs)
+    assert ours["version"] == theirs["version"].split("+")[0]
+    theirs_targets = prometheus.get("/api/v1/targets").json()["data"]
+    ours_targets = watchkeeper.get("/api/v1/targets").json()["data"]
+    assert set(ours_targets) == set(theirs_targets)
