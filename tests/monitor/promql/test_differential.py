@@ -252,6 +252,17 @@ def test_dataset_covers_the_shapes(prometheus: httpx.Client) -> None:
         ("/api/v1/label/nonexistent/values", {}),
         ("/api/v1/series", {"match[]": "temperature_celsius"}),
         ("/api/v1/series", {"match[]": "odd_labels"}),
+        # Time-bounded metadata: Prometheus answers per block (whole series present in
+        # an overlapping block), we per sample, so these ranges sit inside blocks where
+        # both agree (promtool cuts 2 h blocks aligned to the epoch).
+        (
+            "/api/v1/labels",
+            {"match[]": "cache_size_bytes", "start": str(T0 - 3000), "end": str(T0 - 2400)},
+        ),
+        (
+            "/api/v1/label/room/values",
+            {"match[]": "temperature_celsius", "start": str(T0 + 6600), "end": str(T0 + 6900)},
+        ),
         ("/api/v1/label/value/values", {}),
         ("/api/v1/series", {"match[]": ['{__name__=~"build_.*"}', 'queue_depth{worker="w2"}']}),
         (

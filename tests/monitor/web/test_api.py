@@ -303,3 +303,24 @@ def test_evaluator_bugs_answer_as_internal_errors(
     assert body["errorType"] == "internal"
     assert body["error"].startswith("IndexError: index 3 is out of bounds")
     assert "query failed unexpectedly" in caplog.text
+
+
+def test_labels_and_values_with_match_honour_the_time_range() -> None:
+    storage = MemoryStorage()
+    storage.append(UP_API, 1_000_000, 1.0)  # only early
+    storage.append(UP_DB, 5_000_000, 1.0)  # only late
+    client = ASGIClient(create_api(ApiDeps(engine=StubEngine(), storage=storage)))
+    late = {"match[]": "up", "start": "4000", "end": "6000"}
+    assert client.get("/api/v1/label/job/values", params=late).json()["data"] == ["db"]
+    assert client.get("/api/v1/labels", params=late).json()["data"] == [
+        "__name__",
+        "instance",
+        "job",
+    ]
+    early = {"match[]": 'up{job="db"}', "start": "0", "end": "2000"}
+    assert client.get("/api/v1/labels", params=early).json()["data"] == []
+    # Without match[] the index answers over all time (cheap, may include old series).
+    assert client.get("/api/v1/label/job/values", params={"start": "4000"}).json()["data"] == [
+        "api",
+        "db",
+    ]

@@ -37,13 +37,12 @@ __all__ = [
 _LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
 
-async def series(request: Request, deps: ApiDeps) -> Response:
-    params = await RequestParams.read(request)
-    sets = params.matcher_sets(required=True)
-    start = params.optional_time("start", MIN_TIME_MS)
-    end = params.optional_time("end", MAX_TIME_MS)
-    # A store may list series without reading samples (``series(matchers, mint, maxt)``
-    # yielding label sets); otherwise ``select`` tells which series have samples.
+def _series_in_range(deps: ApiDeps, sets: list[list[Matcher]], start: int, end: int) -> set[Labels]:
+    """Label sets of the series matching any of ``sets`` with samples in [start, end].
+
+    A store may list series without reading samples (``series(matchers, mint, maxt)``
+    yielding label sets); otherwise ``select`` tells which series have samples.
+    """
     lister: Callable[[Sequence[Matcher], int, int], Iterable[Labels]] | None
     lister = getattr(deps.storage, "series", None)
     seen: set[Labels] = set()
@@ -52,17 +51,37 @@ async def series(request: Request, deps: ApiDeps) -> Response:
             seen.update(lister(matchers, start, end))
         else:
             seen.update(s.labels for s in deps.storage.select(matchers, start, end))
-    return json_response(success_body([dict(labels) for labels in sorted(seen)]))
+    return seen
+
+
+async def series(request: Request, deps: ApiDeps) -> Response:
+    params = await RequestParams.read(request)
+    sets = params.matcher_sets(required=True)
+    start = params.optional_time("start", MIN_TIME_MS)
+    end = params.optional_time("end", MAX_TIME_MS)
+    found = _series_in_range(deps, sets, start, end)
+    return json_response(success_body([dict(labels) for labels in sorted(found)]))
+
+
+def _bounded(params: RequestParams) -> tuple[int, int, bool]:
+    start = params.optional_time("start", MIN_TIME_MS)
+    end = params.optional_time("end", MAX_TIME_MS)
+    return start, end, (start, end) != (MIN_TIME_MS, MAX_TIME_MS)
 
 
 async def labels(request: Request, deps: ApiDeps) -> Response:
     params = await RequestParams.read(request)
-    params.optional_time("start", MIN_TIME_MS)  # validated; the store answers over all time
-    params.optional_time("end", MAX_TIME_MS)
-    sets = params.matcher_sets(required=False) or [[]]
+    start, end, bounded = _bounded(params)
+    sets = params.matcher_sets(required=False)
     names: set[str] = set()
-    for matchers in sets:
-        names.update(deps.storage.label_names(matchers))
+    if sets and bounded:
+        # Like Prometheus: only series with samples in the range count (Grafana asks
+        # this for the dashboard's time range). Unfiltered, the index answers.
+        for found in _series_in_range(deps, sets, start, end):
+            names.update(k for k, _ in found)
+    else:
+        for matchers in sets or [[]]:
+            names.update(deps.storage.label_names(matchers))
     return json_response(success_body(sorted(names)))
 
 
@@ -71,12 +90,15 @@ async def label_values(request: Request, deps: ApiDeps) -> Response:
     if not _LABEL_NAME_RE.match(name):
         raise ParamError(f'invalid label name: "{name}"')
     params = await RequestParams.read(request)
-    params.optional_time("start", MIN_TIME_MS)
-    params.optional_time("end", MAX_TIME_MS)
-    sets = params.matcher_sets(required=False) or [[]]
+    start, end, bounded = _bounded(params)
+    sets = params.matcher_sets(required=False)
     values: set[str] = set()
-    for matchers in sets:
-        values.update(deps.storage.label_values(name, matchers))
+    if sets and bounded:
+        for found in _series_in_range(deps, sets, start, end):
+            values.update(v for k, v in found if k == name)
+    else:
+        for matchers in sets or [[]]:
+            values.update(deps.storage.label_values(name, matchers))
     return json_response(success_body(sorted(values)))
 
 
