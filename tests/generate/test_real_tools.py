@@ -153,3 +153,36 @@ def test_period_sli_is_exact_under_uneven_traffic(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    ("original", "mutant"),
+    [
+        ("> 0.01\n", "> 0.0102\n"),  # threshold nudged past the "just above" series
+        ("for: 5m", "for: 6m"),  # hold changed: the after-the-hold check must notice
+        ("> 0.0144\n", "> 0.0145\n"),  # the 14.4x page threshold
+    ],
+)
+def test_generated_tests_catch_a_mutated_rule(tmp_path: Path, original: str, mutant: str) -> None:
+    """The generated tests are not vacuous: a slightly wrong rule fails them."""
+    spec = load_spec_text(
+        "service: a\n"
+        "slos: [{name: x, objective: 99.9, sli: {kind: availability}}]\n"
+        "alerts: {TrafficSpike: {enabled: false}, TrafficDrop: {enabled: false}}\n"
+    )
+    for artifact in generate_all(spec, "a.yaml"):
+        if artifact.path.startswith("prometheus/"):
+            (tmp_path / artifact.path).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / artifact.path).write_text(artifact.text, encoding="utf-8")
+    rules = tmp_path / "prometheus/rules/a.rules.yml"
+    text = rules.read_text()
+    assert original in text
+    rules.write_text(text.replace(original, mutant, 1))
+    done = subprocess.run(
+        ["promtool", "test", "rules", "a.test.yml"],
+        cwd=tmp_path / "prometheus/tests",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0, done.stdout

@@ -78,7 +78,7 @@ def llm_cost(c: AlertContext) -> AlertRule:
 
     return c.rule(
         f"{query} > {num(c.threshold)}",
-        f'{c.spec.service}: LLM spend is ${{{{ $value | printf "%.2f" }}}} per hour',
+        f'{c.spec.service}: LLM spend is ${{{{ $value | printf "%.4g" }}}} per hour',
         f"The last hour cost more than the {num(c.threshold)} USD/hour budget.",
         query,
         c.scenarios(make, above=True, settle=3600, earliest=60),

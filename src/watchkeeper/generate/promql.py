@@ -86,7 +86,7 @@ def render_template(text: str, labels: dict[str, str], value: float) -> str:
     """Expand the template subset watchkeeper writes, exactly as Prometheus would.
 
     Supported: ``$labels.x``, ``$value | humanizePercentage``, ``$value | printf "%.4g"``,
-    ``printf "%.2f" $value``. Generated tests use it to predict annotations.
+    Generated tests use it to predict annotations.
     """
 
     def expand(match: re.Match[str]) -> str:

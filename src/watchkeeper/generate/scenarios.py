@@ -1,9 +1,11 @@
 """Building blocks for alert test scenarios: values just past a threshold, and the
 check times before and after an alert's ``for`` hold.
 
-"Just above" is the threshold nudged by about 1% and rounded to three significant
-digits away from it, so the value Prometheus computes prints the same way in the
-annotation whatever the last float bit (a value like 1.2625 could round either way).
+"Just above" is the threshold nudged by about 0.1% and rounded to four significant
+digits away from it. Annotations print values with four significant digits (``%.4g``),
+so the value Prometheus computes prints the same way whatever its last float bit (a
+five-digit value like 1.2625 could round either way). 0.1% is close enough that a rule
+whose threshold is off by a fraction of a percent fails its tests.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ __all__ = ["counter", "gauge", "nudge", "threshold_scenarios"]
 
 
 def nudge(threshold: Decimal, up: bool) -> Decimal:
-    """A value about 1% beyond ``threshold`` with at most three significant digits."""
-    x = threshold * (Decimal("1.01") if up else Decimal("0.99"))
-    step = Decimal(1).scaleb(x.adjusted() - 2)
+    """A value about 0.1% beyond ``threshold`` with at most four significant digits."""
+    x = threshold * (Decimal("1.001") if up else Decimal("0.999"))
+    step = Decimal(1).scaleb(x.adjusted() - 3)
     value = x.quantize(step, rounding=ROUND_CEILING if up else ROUND_FLOOR)
     if up and value <= threshold:
         value += step
