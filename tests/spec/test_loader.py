@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from watchkeeper.errors import SpecError
-from watchkeeper.spec import SpecProblems, load_spec, load_spec_text
+from watchkeeper.spec import SpecProblems, load_spec, load_spec_text, spec_warnings
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "specs").glob("*.yaml"))
 
@@ -224,3 +224,17 @@ def test_binary_file_says_to_save_as_utf8(tmp_path: Path) -> None:
     spec.write_bytes(b"service: \xff\n")
     with pytest.raises(SpecProblems, match="is not UTF-8 text"):
         load_spec(spec)
+
+
+def test_warnings_for_clear_secrets_unset_selector_and_untested_custom_alerts() -> None:
+    spec = load_spec_text(
+        "service: shop\n"
+        "alerts:\n"
+        "  custom: [{name: Stuck, expr: 'up == 0', summary: stuck}]\n"
+        "notify:\n"
+        "  receivers: [{name: s, slack: {webhook_url: 'https://hooks.example/T0'}}]\n"
+    )
+    warnings = spec_warnings(spec)
+    assert any("'s' slack.webhook_url is written in clear" in w for w in warnings)
+    assert any(w.startswith("kubernetes.selector is not set") for w in warnings)
+    assert any("custom alert Stuck has no `test:` series" in w for w in warnings)
