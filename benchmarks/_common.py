@@ -43,7 +43,7 @@ def revision(*paths: str) -> str:
             cwd=root, capture_output=True, text=True, timeout=10, check=True,
         ).stdout.strip()  # fmt: skip
     except (OSError, subprocess.SubprocessError):
-        return "revision: unknown (not a git checkout)"
+        return "revision: unknown (git unavailable here)"
     where = " ".join(paths) or "the tree"
     state = f"uncommitted changes in {where}" if dirty else f"{where} clean"
     return f"revision: {head} ({state})"

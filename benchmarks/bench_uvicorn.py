@@ -3,7 +3,7 @@
 Each variant runs in its own real uvicorn process (1 worker, 127.0.0.1, a free
 port, access log off for both so the comparison is not diluted by logging). The
 load comes from ``wrk`` in a separate process (``apt-get install -y wrk``), or,
-when wrk is missing, from a bounded asyncio httpx client with fixed concurrency in
+when wrk is missing, from a bounded asyncio keep-alive client of fixed concurrency in
 a subprocess. Load goes to one server at a time, in rounds that alternate the
 order; we report requests/s per round, the medians and their ratio. Everything is
 bounded: fixed duration per run, timeouts on every wait, and the servers are
@@ -50,6 +50,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from benchmarks._common import machine, median, revision, table, verdict
 
@@ -60,6 +61,9 @@ EXTRA_VARIANTS = ("watchkeeper-no-loop-lag", "hand-written")
 PATH = "/items/42"
 ROUTE = "/items/{item_id}"
 READY_TIMEOUT_S = 30.0
+# Per-request timeout of the load generators: generous, because on a busy shared
+# machine a process can wait seconds for a CPU, and a stall is not a server error.
+TIMEOUT_S = 10.0
 _MODE_RE = re.compile(r"watchkeeper-bench-mode: (\S+)")
 _PID_RE = re.compile(r"watchkeeper-bench-pid: (\d+)")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -113,9 +117,17 @@ class LoadResult:
 
 
 def _wrk(url: str, connections: int, duration: float) -> LoadResult:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration:g}s", "--timeout", "2s", url]
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--timeout",
+        f"{TIMEOUT_S:g}s",
+        url,
+    ]
     out = subprocess.run(
-        cmd, capture_output=True, text=True, timeout=duration + 30, check=True
+        cmd, capture_output=True, text=True, timeout=duration + TIMEOUT_S + 30, check=True
     ).stdout
     m = re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", out)
     if m is None:
@@ -129,33 +141,60 @@ def _wrk(url: str, connections: int, duration: float) -> LoadResult:
     return LoadResult(int(m.group(1)), float(m.group(2)) * scale, errors)
 
 
-async def _httpx_load(url: str, connections: int, duration: float) -> LoadResult:
-    import httpx
+async def _asyncio_load(url: str, connections: int, duration: float) -> LoadResult:
+    """Keep-alive HTTP/1.1 GETs over raw asyncio streams, ``connections`` at a time.
 
+    Not httpx: its per-request client cost is several times the server's, so on a
+    small machine it would measure itself. This client does no more than write a
+    fixed request and read a Content-Length framed response.
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    request = (
+        f"GET {parts.path or '/'} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: bench\r\n\r\n"
+    ).encode()
     done = 0
     errors = 0
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=2.0) as client:
-        start = time.perf_counter()
-        deadline = start + duration
+    start = time.perf_counter()
+    deadline = start + duration
 
-        async def worker() -> None:
-            nonlocal done, errors
-            while time.perf_counter() < deadline:
-                try:
-                    response = await client.get(url)
-                    if response.status_code == 200:
+    async def one_response(reader: asyncio.StreamReader) -> bool:
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = re.search(rb"(?i)\r\ncontent-length: *(\d+)", head)
+        if length is None:
+            return False  # not framed by length: give this connection up
+        await reader.readexactly(int(length.group(1)))
+        return head.startswith(b"HTTP/1.1 200")
+
+    async def worker() -> None:
+        nonlocal done, errors
+        while time.perf_counter() < deadline:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_connection(host, port), timeout=TIMEOUT_S
+                )
+            except (TimeoutError, OSError):
+                errors += 1
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                while time.perf_counter() < deadline:
+                    writer.write(request)
+                    if await asyncio.wait_for(one_response(reader), timeout=TIMEOUT_S):
                         done += 1
                     else:
                         errors += 1
-                except httpx.HTTPError:
-                    errors += 1
+                        break
+            except (TimeoutError, OSError, asyncio.IncompleteReadError):
+                errors += 1
+            finally:
+                writer.close()
 
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        return LoadResult(done, time.perf_counter() - start, errors)
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return LoadResult(done, time.perf_counter() - start, errors)
 
 
-def _httpx_subprocess(url: str, connections: int, duration: float) -> LoadResult:
+def _asyncio_subprocess(url: str, connections: int, duration: float) -> LoadResult:
     cmd = [sys.executable, "-m", "benchmarks.bench_uvicorn", "--load", url]
     cmd += ["--connections", str(connections), "--duration", str(duration)]
     out = subprocess.run(
@@ -168,7 +207,7 @@ def _httpx_subprocess(url: str, connections: int, duration: float) -> LoadResult
 def load(url: str, connections: int, duration: float) -> LoadResult:
     if shutil.which("wrk"):
         return _wrk(url, connections, duration)
-    return _httpx_subprocess(url, connections, duration)
+    return _asyncio_subprocess(url, connections, duration)
 
 
 # -- orchestration ----------------------------------------------------------------------
@@ -327,11 +366,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve(args.serve, args.port)
         return
     if args.load:
-        result = asyncio.run(_httpx_load(args.load, args.connections, args.duration))
+        result = asyncio.run(_asyncio_load(args.load, args.connections, args.duration))
         print(json.dumps(result.__dict__))
         return
 
-    generator = "wrk -t1" if shutil.which("wrk") else "httpx asyncio client (wrk not found)"
+    generator = "wrk -t1" if shutil.which("wrk") else "an asyncio keep-alive client (no wrk)"
     print(
         f"bench_uvicorn: {args.rounds} rounds x {args.duration:g} s per variant, "
         f"{args.connections} connections, GET {PATH}, load from {generator}"
