@@ -14,6 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 from tests.support.asgi import ASGIClient
 from tests.support.prometheus import (
@@ -307,3 +310,18 @@ def test_large_answers_are_gzipped_when_accepted(tmp_path: Path) -> None:
     assert "content-encoding" not in plain.headers
     assert zipped.json() == plain.json()
     assert len(zipped.json()["data"]["result"]) == 2000
+
+
+def test_pages_mount_next_to_the_api_behind_the_same_auth(tmp_path: Path) -> None:
+    async def hello(request: Request) -> Response:
+        return PlainTextResponse("hello")
+
+    config = MonitorConfig(data_dir=tmp_path / "data", host="0.0.0.0", token="t")
+    m = Monitor(config, pages=lambda deps: [Route("/console", hello)])
+    try:
+        client = ASGIClient(m.app)
+        assert client.get("/console").status_code == 401
+        assert client.get("/console?token=t").text == "hello"
+        assert client.get("/api/v1/labels?token=t").status_code == 200
+    finally:
+        m.store.close()

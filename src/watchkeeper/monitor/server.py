@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from watchkeeper.errors import ConfigurationError
@@ -166,6 +167,7 @@ class Monitor:
         *,
         store: Store | None = None,
         engine_factory: Callable[[Queryable], QueryEngine] | None = None,
+        pages: Callable[[ApiDeps], Sequence[BaseRoute]] = lambda deps: (),
     ) -> None:
         if not is_loopback(config.host) and not config.token:
             raise ConfigurationError(
@@ -200,7 +202,9 @@ class Monitor:
             ready=lambda: self._ready,
             metrics=self.metrics,
         )
-        app: ASGIApp = Starlette(routes=api_routes(deps), lifespan=self._lifespan)
+        # The console's pages (same auth, limits and lifespan) go next to the API.
+        routes = [*api_routes(deps), *pages(deps)]
+        app: ASGIApp = Starlette(routes=routes, lifespan=self._lifespan)
         # Range queries over many series answer megabytes of JSON; Prometheus gzips
         # them for clients that accept it (Grafana does). Level 1: most of the
         # saving for a fraction of the CPU.
