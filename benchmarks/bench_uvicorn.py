@@ -121,7 +121,7 @@ def _wrk(url: str, connections: int, duration: float) -> LoadResult:
         "wrk",
         "-t1",
         f"-c{connections}",
-        f"-d{duration:g}s",
+        f"-d{max(1, round(duration))}s",  # wrk takes whole seconds only
         "--timeout",
         f"{TIMEOUT_S:g}s",
         url,
