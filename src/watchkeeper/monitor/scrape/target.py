@@ -7,8 +7,9 @@ sharing one event loop never interleave their batches (one writer at a time).
 from __future__ import annotations
 
 import asyncio
+import operator
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -50,7 +51,7 @@ class TargetScraper:
         self._previous: set[str] = set()
         # Stores with series references (the TSDB) get whole batches appended at once.
         self._ref: Callable[[Labels], int] | None = getattr(appendable, "ref", None)
-        self._append_refs: Callable[[list[int], int, list[float]], int] | None = getattr(
+        self._append_refs: Callable[[Sequence[int], int, list[float]], int] | None = getattr(
             appendable, "append_refs", None
         )
         if self._ref is None:
@@ -146,12 +147,14 @@ class TargetScraper:
                 msg = f"series limit exceeded: {len(keys)} series, more than {cfg.series_limit}"
                 fix = "raise it or expose fewer series"
                 raise ScrapeError(f"{msg} (series_limit of job {cfg.job!r}); {fix}")
-            self._learn(keys, text)
+            unique = set(keys)
+            self._learn(unique, text)
         except (ExpositionError, ScrapeError) as exc:
             return self._fail(ts_ms, str(exc), time.perf_counter() - wall)
+        current = unique
         if stamps.count(None) != len(stamps):
             keys, values = self._append_timestamped(keys, values, stamps)
-        current = set(keys)
+            current = set(keys)
         previous = self._previous
         added = len(current - previous)
         gone = previous - current
@@ -167,11 +170,11 @@ class TargetScraper:
         self.appendable.commit()
         return ScrapeResult(n, added, "")
 
-    def _learn(self, keys: list[str], text: str) -> None:
+    def _learn(self, keys: set[str], text: str) -> None:
         """Parse and label the series keys not seen before (the only slow part of a scrape)."""
         cache, labeler, where = self._cache, self._labeler, self.config.url
         known: dict[str, int] | dict[str, Labels] = cache if self._ref is None else self._refs
-        for key in set(keys).difference(known):
+        for key in keys.difference(known):
             try:
                 labels = labeler(parse_series(key))
             except ExpositionError:
@@ -188,8 +191,10 @@ class TargetScraper:
         if not keys:
             return
         if self._append_refs is not None:
-            refs = self._refs
-            self._append_refs([refs[k] for k in keys], ts_ms, values)
+            refs = (
+                operator.itemgetter(*keys)(self._refs) if len(keys) > 1 else [self._refs[keys[0]]]
+            )
+            self._append_refs(refs, ts_ms, values)
             return
         cache, append = self._cache, self.appendable.append
         for key, value in zip(keys, values, strict=True):
