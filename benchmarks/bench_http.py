@@ -16,8 +16,13 @@ We report the median of the rounds, and the overhead as the median of the
 *paired* per-round differences against the bare app of the same round, which
 cancels most of the drift of a shared machine (the verdicts use it). Contention
 only ever adds time, so "(best rounds)", the fastest round of the variant minus
-the fastest bare round, estimates what a quiet machine would show. After the run every variant's own
-counters are read back ("recorded") to prove the instrumented path really ran.
+the fastest bare round, estimates what a quiet machine would show. After the run
+every variant's own counters are read back ("recorded") to prove the instrumented
+path really ran.
+
+Sections: FastAPI (the targets), Starlette, Flask (WSGI target), and the
+middlewares over a raw ASGI/WSGI callable with no framework, which isolates the
+SDK's own per-request cost from the framework's.
 
 Run: ``.venv/bin/python -m benchmarks.bench_http [--rounds 15] [--requests 1000]``
 """
@@ -201,13 +206,19 @@ class MinimalWSGITimer:
 
 # -- read-backs -----------------------------------------------------------------------
 def _wk_recorded(registry: Any, route: str = ROUTE) -> Callable[[], float]:
+    # Through the exposition, as a scraper would see it: no reliance on internals.
     def read() -> float:
-        family = registry.get("http_server_request_duration_seconds")
-        total = 0.0
-        for values, child in family.children():
-            if values[1] == route:  # labels: method, route, status, error_type
-                total += sum(child.counts)
-        return total
+        from prometheus_client.parser import text_string_to_metric_families
+
+        from watchkeeper.instrument.exposition import render
+
+        return sum(
+            s.value
+            for fam in text_string_to_metric_families(render(registry))
+            for s in fam.samples
+            if s.name == "http_server_request_duration_seconds_count"
+            and s.labels.get("http_route") == route
+        )
 
     return read
 
