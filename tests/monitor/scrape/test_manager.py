@@ -77,3 +77,30 @@ def test_duplicate_targets_are_rejected(target: Target) -> None:
     cfg = TargetConfig("one", target.url)
     with pytest.raises(ValueError, match="duplicate scrape targets"):
         ScrapeManager(MemoryStorage(), [cfg, cfg])
+
+
+class _FlakyStore(MemoryStorage):
+    """Its first commit fails, as a full disk would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commits = 0
+
+    def commit(self) -> None:
+        self.commits += 1
+        if self.commits == 1:
+            raise OSError("No space left on device")
+
+
+def test_a_failing_store_does_not_end_the_scrape_loop(target: Target) -> None:
+    target.exposition.body = "a 1\n"
+    store = _FlakyStore()
+    manager = ScrapeManager(store, [TargetConfig("one", target.url, interval_s=0.1, timeout_s=0.1)])
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(manager.run())
+        await _until(lambda: store.commits >= 3)
+        await manager.stop()
+        await runner
+
+    asyncio.run(scenario())

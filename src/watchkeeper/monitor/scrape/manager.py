@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import zlib
 from collections.abc import Sequence
@@ -19,6 +20,8 @@ from watchkeeper.monitor.scrape.config import TargetConfig, TargetStatus
 from watchkeeper.monitor.scrape.target import Clock, TargetScraper
 
 __all__ = ["ScrapeManager"]
+
+logger = logging.getLogger(__name__)
 
 
 class ScrapeManager:
@@ -84,7 +87,12 @@ class ScrapeManager:
             next_at += interval
         while True:
             await asyncio.sleep(max(0.0, next_at - self._clock()))
-            await scraper.scrape(self._http())
+            try:
+                await scraper.scrape(self._http())
+            except Exception:  # a bug or a full disk must not end this target's loop
+                logger.exception(
+                    "scrape of %s (job %s) failed", scraper.config.url, scraper.config.job
+                )
             next_at += interval
             now = self._clock()
             if next_at < now:  # fell behind (slow target or suspended machine): skip ahead
