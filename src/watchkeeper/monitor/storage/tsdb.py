@@ -31,8 +31,9 @@ import numpy.typing as npt
 
 from watchkeeper.errors import StorageError
 from watchkeeper.monitor.model import Labels, Matcher, SeriesData
-from watchkeeper.monitor.storage.block import Block, DecodedCache, write_block
-from watchkeeper.monitor.storage.compact import groups_from_head, merge_blocks
+from watchkeeper.monitor.storage.block import DecodedCache
+from watchkeeper.monitor.storage.blockset import BlockSet
+from watchkeeper.monitor.storage.compact import groups_from_head
 from watchkeeper.monitor.storage.head import Head
 from watchkeeper.monitor.storage.read import read_series
 from watchkeeper.monitor.storage.series import SeriesRegistry
@@ -44,8 +45,6 @@ _NO_TS = -(2**63)
 I64 = npt.NDArray[np.int64]
 F64 = npt.NDArray[np.float64]
 U32 = npt.NDArray[np.uint32]
-_MAX_LEVEL = 3
-_MERGE_FANIN = 4
 _BITS = struct.Struct("<d")
 
 
@@ -70,7 +69,6 @@ class TSDB:
     ) -> None:
         self.dir = Path(data_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        (self.dir / "blocks").mkdir(exist_ok=True)
         self._lock_fd = os.open(self.dir / "lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -96,7 +94,7 @@ class TSDB:
         self._pending_vals = array("d")
         self._new_series: list[tuple[int, Labels]] = []
         self._head = Head()
-        self._blocks: list[tuple[int, int, Block]] = []  # (first seq, last seq, block)
+        self._blocks = BlockSet(self.dir / "blocks", self._cache)
         self._maxt = _NO_TS
         self._counters = dict.fromkeys(
             (
@@ -105,8 +103,6 @@ class TSDB:
                 "rejected_duplicate",
                 "commits",
                 "head_cuts",
-                "compactions",
-                "blocks_deleted_retention",
                 "wal_bytes_written",
             ),
             0,
@@ -114,7 +110,15 @@ class TSDB:
         self._series_log = SeriesLog(self.dir / "series.log", fsync=fsync)
         self._wal = Wal(self.dir / "wal", fsync=fsync)
         self._closed = False
-        self._open()
+        try:
+            self._open()
+        except BaseException:
+            # Release the directory: the caller may fix the problem and open it again.
+            self._wal.close()
+            self._series_log.close()
+            self._blocks.close()
+            os.close(self._lock_fd)
+            raise
 
     # -- opening -----------------------------------------------------------
 
@@ -123,10 +127,10 @@ class TSDB:
             self._registry.add(labels, sid)
             self._last_ts.append(_NO_TS)
             self._last_val.append(0.0)
-        self._load_blocks()
+        self._blocks.load()
         last_ts = np.frombuffer(self._last_ts, dtype=np.int64)
         last_val = np.frombuffer(self._last_val, dtype=np.float64)
-        for _, _, block in self._blocks:
+        for block in self._blocks.blocks:
             sids = block.sids.astype(np.int64)
             known = sids < len(last_ts)
             last_ts[sids[known]] = block.index["maxt"][known]
@@ -136,25 +140,6 @@ class TSDB:
         for batch in self._wal.replay():
             self._replay_batch(*batch)
         self._wal.start_segment()
-
-    def _load_blocks(self) -> None:
-        found: list[tuple[int, int, Path]] = []
-        for path in (self.dir / "blocks").iterdir():
-            if path.suffix == ".tmp":
-                path.unlink()  # a block write interrupted by a crash
-                continue
-            parts = path.stem.split("-")
-            if path.suffix == ".blk" and len(parts) == 3 and all(p.isdigit() for p in parts):
-                found.append((int(parts[0]), int(parts[1]), path))
-        # A crash between writing a merged block and deleting its sources leaves both.
-        found.sort(key=lambda f: (f[0], -f[1]))
-        covered = -1
-        for first, last, path in found:
-            if last <= covered:
-                path.unlink()
-                continue
-            covered = last
-            self._blocks.append((first, last, Block(path, self._cache)))
 
     def _replay_batch(self, sids: U32, ts: I64, vals: F64) -> None:
         """Re-apply one WAL record; samples already in a block fail the ordering check."""
@@ -298,67 +283,22 @@ class TSDB:
             if self._head.samples == 0:
                 return
             groups = groups_from_head(self._head.snapshot())
-            seq = self._next_seq()
-            path = self.dir / "blocks" / f"{seq:08d}-{seq:08d}-0.blk"
             first_new_segment = self._wal.start_segment()
-            write_block(path, groups, level=0)
-            self._blocks.append((seq, seq, Block(path, self._cache)))
+            self._blocks.add(groups)
+            # The checkpoint: the head's samples are in a fsynced block, drop their WAL.
             self._wal.drop_before(first_new_segment)
             self._head.clear()
             self._counters["head_cuts"] += 1
-            self._compact()
+            self._blocks.compact()
             self._apply_retention()
-
-    def _next_seq(self) -> int:
-        return self._blocks[-1][1] + 1 if self._blocks else 1
-
-    def _compact(self) -> None:
-        while True:
-            run = self._mergeable_run()
-            if run is None:
-                return
-            start = run
-            group = self._blocks[start : start + _MERGE_FANIN]
-            first, last = group[0][0], group[-1][1]
-            level = group[0][2].level + 1
-            path = self.dir / "blocks" / f"{first:08d}-{last:08d}-{level}.blk"
-            merge_blocks(path, [b for _, _, b in group], level=level)
-            self._blocks[start : start + _MERGE_FANIN] = [(first, last, Block(path, self._cache))]
-            for _, _, block in group:
-                block.close()
-                block.path.unlink(missing_ok=True)
-            self._counters["compactions"] += 1
-
-    def _mergeable_run(self) -> int | None:
-        blocks = self._blocks
-        for i in range(len(blocks) - _MERGE_FANIN + 1):
-            level = blocks[i][2].level
-            if level < _MAX_LEVEL and all(
-                blocks[j][2].level == level for j in range(i, i + _MERGE_FANIN)
-            ):
-                return i
-        return None
 
     def _apply_retention(self) -> None:
         """Drop whole blocks, oldest first, by age (relative to the newest sample) and size."""
         if self.retention_ms is not None and self._maxt != _NO_TS:
-            cutoff = self._maxt - self.retention_ms
-            expired = [b for b in self._blocks if b[2].maxt < cutoff]
-            for entry in expired:
-                self._blocks.remove(entry)
-                self._delete(entry[2])
+            self._blocks.drop_older_than(self._maxt - self.retention_ms)
         if self.retention_bytes is not None:
-            while self._blocks and self.bytes_on_disk() > self.retention_bytes:
-                self._drop_oldest_block()
-
-    def _drop_oldest_block(self) -> None:
-        _, _, block = self._blocks.pop(0)
-        self._delete(block)
-
-    def _delete(self, block: Block) -> None:
-        block.close()
-        block.path.unlink(missing_ok=True)
-        self._counters["blocks_deleted_retention"] += 1
+            while self.bytes_on_disk() > self.retention_bytes and self._blocks.drop_oldest():
+                pass
 
     # -- reading -----------------------------------------------------------
 
@@ -376,8 +316,7 @@ class TSDB:
             snap = None
             if head.samples and head.mint <= maxt_ms and head.maxt >= mint_ms:
                 snap = head.snapshot()
-            blocks = [b for _, _, b in self._blocks]
-            found = read_series(blocks, snap, sids, mint_ms, maxt_ms)
+            found = read_series(self._blocks.blocks, snap, sids, mint_ms, maxt_ms)
             labels = self._registry.labels
             result = [
                 SeriesData(labels[sid], part[0], part[1])
@@ -398,7 +337,7 @@ class TSDB:
     # -- housekeeping ------------------------------------------------------
 
     def bytes_on_disk(self) -> int:
-        blocks = sum(b.nbytes for _, _, b in self._blocks)
+        blocks = self._blocks.nbytes()
         return blocks + self._wal.nbytes() + self._series_log.nbytes()
 
     def stats(self) -> dict[str, float]:
@@ -409,8 +348,11 @@ class TSDB:
             out["head_series"] = float(self._head.series)
             out["head_samples"] = float(self._head.samples)
             out["head_chunks"] = float(self._head.series)
-            out["blocks"] = float(len(self._blocks))
-            out["block_samples"] = float(sum(b.samples for _, _, b in self._blocks))
+            blocks = self._blocks.blocks
+            out["blocks"] = float(len(blocks))
+            out["block_samples"] = float(sum(b.samples for b in blocks))
+            out["compactions"] = float(self._blocks.compactions)
+            out["blocks_deleted_retention"] = float(self._blocks.deleted)
             out["bytes_on_disk"] = float(self.bytes_on_disk())
             out["wal_bytes"] = float(self._wal.nbytes())
             out["min_time_ms"] = float(self._min_time())
@@ -418,7 +360,7 @@ class TSDB:
             return out
 
     def _min_time(self) -> float:
-        times = [b.mint for _, _, b in self._blocks]
+        times = [b.mint for b in self._blocks.blocks]
         if self._head.samples:
             times.append(self._head.mint)
         return float(min(times)) if times else math.nan
@@ -436,8 +378,7 @@ class TSDB:
             self._closed = True
             self._wal.close()
             self._series_log.close()
-            for _, _, block in self._blocks:
-                block.close()
+            self._blocks.close()
             os.close(self._lock_fd)
 
     def __enter__(self) -> TSDB:
