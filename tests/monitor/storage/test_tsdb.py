@@ -157,6 +157,7 @@ def test_same_answers_as_memory_storage(tmp_path: Path) -> None:
                 for s in ref.select(window, lo, hi)
             ]
             assert ours == theirs
+            assert db.series(window, lo, hi) == [labels for labels, _, _ in theirs]
     want = {s.labels: (s.timestamps.tolist(), s.values.tolist()) for s in ref.select([], 0, 2**62)}
     assert got == want
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from watchkeeper.monitor.storage.block import Block
 from watchkeeper.monitor.storage.head import HeadSnapshot
 
-__all__ = ["read_series"]
+__all__ = ["has_samples", "read_series"]
 
 I64 = npt.NDArray[np.int64]
 U32 = npt.NDArray[np.uint32]
@@ -88,3 +88,41 @@ def read_series(
                 (np.concatenate([p[0] for p in found]), np.concatenate([p[1] for p in found]))
             )
     return out
+
+
+def has_samples(
+    blocks: Sequence[Block], snap: HeadSnapshot | None, sids: Sequence[int], mint: int, maxt: int
+) -> list[bool]:
+    """For each sid: whether it has a sample in [mint, maxt], decoding as little as possible.
+
+    A block's index row whose whole time span lies inside the window answers without
+    decoding; only rows straddling an edge decode their group (once per group).
+    """
+    want = np.asarray(sids, dtype=np.uint32)
+    found = np.zeros(len(want), np.bool_)
+    for block in blocks:
+        n = len(block.sids)
+        if n == 0 or block.maxt < mint or block.mint > maxt or found.all():
+            continue
+        pos = np.minimum(np.searchsorted(block.sids, want), n - 1)
+        hit = np.flatnonzero((block.sids[pos] == want) & ~found)
+        rows = block.index[pos[hit]]
+        overlap = (rows["maxt"] >= mint) & (rows["mint"] <= maxt)
+        inside = overlap & (rows["mint"] >= mint) & (rows["maxt"] <= maxt)
+        found[hit[inside]] = True
+        edge = overlap & ~inside
+        windows: dict[int, bool] = {}
+        for i, group in zip(hit[edge].tolist(), rows["group"][edge].tolist(), strict=True):
+            if group not in windows:
+                t, _ = block.group(group)
+                lo = int(np.searchsorted(t, mint, "left"))
+                windows[group] = lo < len(t) and int(t[lo]) <= maxt
+            found[i] = found[i] or windows[group]
+    if snap is not None and not found.all():
+        los = np.searchsorted(snap.sids, want, "left")
+        his = np.searchsorted(snap.sids, want, "right")
+        for i in np.flatnonzero((his > los) & ~found).tolist():
+            t = snap.timestamps[los[i] : his[i]]
+            lo = int(np.searchsorted(t, mint, "left"))
+            found[i] = lo < len(t) and int(t[lo]) <= maxt
+    return [bool(x) for x in found]

@@ -35,7 +35,7 @@ from watchkeeper.monitor.storage.block import DecodedCache
 from watchkeeper.monitor.storage.blockset import BlockSet
 from watchkeeper.monitor.storage.compact import groups_from_head
 from watchkeeper.monitor.storage.head import Head
-from watchkeeper.monitor.storage.read import read_series
+from watchkeeper.monitor.storage.read import has_samples, read_series
 from watchkeeper.monitor.storage.series import SeriesRegistry
 from watchkeeper.monitor.storage.wal import SeriesLog, Wal
 
@@ -325,6 +325,23 @@ class TSDB:
             ]
         result.sort(key=lambda s: s.labels)
         return iter(result)
+
+    def series(self, matchers: Sequence[Matcher], mint_ms: int, maxt_ms: int) -> list[Labels]:
+        """Label sets of the matching series with samples in [mint_ms, maxt_ms], sorted.
+
+        Like ``select`` without the samples (for /api/v1/series): mostly answered from
+        block indexes, without decoding.
+        """
+        with self._lock:
+            self._check_open()
+            sids = self._registry.matching(matchers)
+            head = self._head
+            snap = None
+            if head.samples and head.mint <= maxt_ms and head.maxt >= mint_ms:
+                snap = head.snapshot()
+            found = has_samples(self._blocks.blocks, snap, sids, mint_ms, maxt_ms)
+            labels = self._registry.labels
+            return sorted(labels[sid] for sid, ok in zip(sids, found, strict=True) if ok)
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         with self._lock:
