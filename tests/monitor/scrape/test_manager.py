@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable
 
 import pytest
 
 from tests.monitor.scrape.conftest import Target
-from watchkeeper.monitor.model import is_stale_nan
+from watchkeeper.monitor.model import Labels, is_stale_nan
 from watchkeeper.monitor.scrape import ScrapeManager, TargetConfig
 from watchkeeper.monitor.storage import MemoryStorage
 
@@ -104,3 +106,52 @@ def test_a_failing_store_does_not_end_the_scrape_loop(target: Target) -> None:
         await runner
 
     asyncio.run(scenario())
+
+
+class _SingleWriterCheck(MemoryStorage):
+    """Records whether two threads were ever inside append/commit at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = 0
+        self.overlaps = 0
+        self.threads: set[int] = set()
+        self.commits = 0
+
+    def _enter(self) -> None:
+        self.inside += 1
+        if self.inside > 1:
+            self.overlaps += 1
+        self.threads.add(threading.get_ident())
+        time.sleep(0)  # let another thread run here if it could
+
+    def append(self, labels: Labels, timestamp_ms: int, value: float) -> bool:
+        self._enter()
+        try:
+            return super().append(labels, timestamp_ms, value)
+        finally:
+            self.inside -= 1
+
+    def commit(self) -> None:
+        self._enter()
+        self.commits += 1
+        self.inside -= 1
+
+
+def test_offloaded_ingest_keeps_a_single_writer(target: Target) -> None:
+    target.exposition.body = "".join(f'm{{i="{i}"}} {i}\n' for i in range(300))
+    store = _SingleWriterCheck()
+    configs = [
+        TargetConfig(f"job{n}", target.url, interval_s=0.05, timeout_s=0.05) for n in range(4)
+    ]
+    manager = ScrapeManager(store, configs)
+
+    async def scenario() -> None:
+        runner = asyncio.create_task(manager.run())
+        await _until(lambda: store.commits >= 40)
+        await manager.stop()
+        await runner
+
+    asyncio.run(scenario())
+    assert threading.get_ident() not in store.threads  # ingest ran off the event loop
+    assert store.overlaps == 0

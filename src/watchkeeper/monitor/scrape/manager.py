@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 import zlib
 from collections.abc import Sequence
@@ -32,8 +33,13 @@ class ScrapeManager:
         *,
         clock: Clock = time.time,
         client: httpx.AsyncClient | None = None,
+        offload: bool = True,
     ) -> None:
+        """``offload``: ingest in worker threads (one at a time), keeping the event loop free
+        for the HTTP API while the store cuts or compacts blocks."""
         self._appendable = appendable
+        self._offload = offload
+        self._writer_lock = threading.RLock()
         self._clock = clock
         self._client = client
         self._own_client = client is None
@@ -64,7 +70,13 @@ class ScrapeManager:
         for key, config in wanted.items():
             existing = self._scrapers.get(key)
             if existing is None:
-                self._scrapers[key] = TargetScraper(self._appendable, config, clock=self._clock)
+                self._scrapers[key] = TargetScraper(
+                    self._appendable,
+                    config,
+                    clock=self._clock,
+                    writer_lock=self._writer_lock,
+                    offload=self._offload,
+                )
             elif existing.config != config:
                 existing.configure(config)
                 task = self._tasks.pop(key, None)
@@ -117,11 +129,18 @@ class ScrapeManager:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        # An ingest already handed to a worker thread finishes on its own: wait for it,
+        # so the caller may close the store as soon as stop() returns.
+        await asyncio.to_thread(self._wait_for_writer)
         if self._own_client and self._client is not None:
             await self._client.aclose()
             self._client = None
         if self._stopped is not None:
             self._stopped.set()
+
+    def _wait_for_writer(self) -> None:
+        with self._writer_lock:
+            pass
 
     async def scrape_all(self) -> None:
         """Scrape every target once, now, one after another (for tests and `--once` tools)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import operator
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,10 +44,21 @@ class TargetScraper:
     """Holds one target's state between scrapes: label cache and the last scrape's series."""
 
     def __init__(
-        self, appendable: Appendable, config: TargetConfig, *, clock: Clock = time.time
+        self,
+        appendable: Appendable,
+        config: TargetConfig,
+        *,
+        clock: Clock = time.time,
+        writer_lock: threading.RLock | None = None,
+        offload: bool = False,
     ) -> None:
+        """``offload=True`` ingests in a worker thread so a slow commit (a block cut or a
+        compaction) never stalls the event loop; ``writer_lock`` (shared by all targets of
+        a store) keeps a single writer at a time, as the store requires."""
         self.appendable = appendable
         self.clock = clock
+        self._writer_lock = writer_lock if writer_lock is not None else threading.RLock()
+        self._offload = offload
         self._cache: dict[str, Labels] = {}
         self._previous: set[str] = set()
         # Stores with series references (the TSDB) get whole batches appended at once.
@@ -113,10 +125,14 @@ class TargetScraper:
             body, content_type = None, f"scrape timed out after {cfg.timeout_s:g}s (timeout_s)"
         except ScrapeError as exc:
             body, content_type = None, str(exc)
-        if body is None:
-            result = self._fail(ts_ms, content_type, time.perf_counter() - wall)
-        else:
-            result = self._ingest(body, content_type, ts_ms, wall)
+
+        def ingest() -> ScrapeResult:
+            with self._writer_lock:
+                if body is None:
+                    return self._fail(ts_ms, content_type, time.perf_counter() - wall)
+                return self._ingest(body, content_type, ts_ms, wall)
+
+        result = await asyncio.to_thread(ingest) if self._offload else ingest()
         health: Health = "down" if result.error else "up"
         self.status = TargetStatus(
             cfg.job,
@@ -223,13 +239,14 @@ class TargetScraper:
 
     def mark_stale(self, ts_ms: int, *, commit: bool = True) -> None:
         """Stale markers for the last scrape's series (failure, or the target went away)."""
-        gone = list(self._previous)
-        self._append(gone, ts_ms, [STALE_NAN] * len(gone))
-        self._previous = set()
-        if commit:
-            for labels in self._synthetic.values():
-                self.appendable.append(labels, ts_ms, STALE_NAN)
-            self.appendable.commit()
+        with self._writer_lock:
+            gone = list(self._previous)
+            self._append(gone, ts_ms, [STALE_NAN] * len(gone))
+            self._previous = set()
+            if commit:
+                for labels in self._synthetic.values():
+                    self.appendable.append(labels, ts_ms, STALE_NAN)
+                self.appendable.commit()
 
     def _report(self, ts_ms: int, up: float, duration: float, samples: int, added: int) -> None:
         app, syn = self.appendable, self._synthetic
