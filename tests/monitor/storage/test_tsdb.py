@@ -267,3 +267,18 @@ def test_one_writer_and_concurrent_readers(tmp_path: Path) -> None:
                 r.join()
         assert db.stats()["compactions"] > 0
     assert errors == []
+
+
+def test_fsync_mode_roundtrip(tmp_path: Path) -> None:
+    with open_storage(tmp_path, fsync=True) as db:
+        _fill(db, series=3, steps=5)
+        db.flush()
+        _fill(db, series=3, steps=2, start=5)
+    with open_storage(tmp_path) as db:
+        assert [len(v[0]) for v in _all(db).values()] == [7, 7, 7]
+
+
+@pytest.mark.parametrize("kwargs", [{"retention_seconds": 0}, {"retention_bytes": -1}])
+def test_bad_retention_is_a_clear_error(tmp_path: Path, kwargs: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="must be > 0"):
+        open_storage(tmp_path, **kwargs)  # type: ignore[arg-type]

@@ -417,7 +417,20 @@ def open_storage(
     retention_bytes: int | None = None,
     fsync: bool = False,
 ) -> TSDB:
-    """Open (or create) the store in ``data_dir``; replays the WAL after a crash."""
+    """Open (or create) the store in ``data_dir``; replays the WAL after a crash.
+
+    Retention (either or both) drops whole blocks, oldest first: by age relative to
+    the newest sample, and by total size of the directory. ``fsync=True`` makes every
+    commit survive power loss, not only a crash of the process.
+    """
+    if retention_seconds is not None and retention_seconds <= 0:
+        raise ValueError(
+            f"retention_seconds must be > 0 (or None to keep all), got {retention_seconds}"
+        )
+    if retention_bytes is not None and retention_bytes <= 0:
+        raise ValueError(
+            f"retention_bytes must be > 0 (or None for no limit), got {retention_bytes}"
+        )
     return TSDB(
         data_dir,
         retention_seconds=retention_seconds,
