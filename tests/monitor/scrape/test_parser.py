@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, Summary
@@ -161,3 +162,42 @@ def test_openmetrics_requires_eof_and_rejects_free_comments() -> None:
 
 def test_crlf_line_endings() -> None:
     assert list(Parser().parse("a 1\r\nb 2\r\n")) == [("a", 1.0, None), ("b", 2.0, None)]
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_random_expositions_match_the_oracle(seed: int) -> None:
+    """Random label values (quotes, backslashes, newlines, braces, '#', spaces, unicode)
+    and values (NaN, infinities, exponents, negatives), text and OpenMetrics."""
+    rng = random.Random(seed)
+    alphabet = ['"', "\\", "\n", "{", "}", "#", " ", ",", "=", "a", "Z", "9", "é", "☃", "_"]
+    # No "-0": prometheus_client reads it as 0, Go's ParseFloat (and we) as -0.0.
+    values = ["NaN", "+Inf", "-Inf", "0", "1e-300", "-2.5E+10", "3", "0.1", "123456789"]
+    series: dict[str, str] = {}
+    seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
+    for i in range(60):
+        labels = {
+            f"l{j}": "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+            for j in range(rng.randint(0, 3))
+        }
+        identity = (f"metric_{i % 7}", frozenset((k, v) for k, v in labels.items() if v))
+        if identity in seen:
+            continue  # one series once: OpenMetrics forbids repeating it
+        seen.add(identity)
+        inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+        key = f"metric_{i % 7}{{{inner}}}" if labels or rng.random() < 0.5 else f"metric_{i % 7}"
+        series[key] = rng.choice(values)
+    for openmetrics in (False, True):
+        lines = []
+        for n in range(7):
+            lines.append(f"# TYPE metric_{n} gauge")
+            lines.extend(
+                f"{key} {value}"
+                for key, value in series.items()
+                if key.split("{")[0] == f"metric_{n}"
+            )
+        text = "\n".join(lines) + ("\n# EOF\n" if openmetrics else "\n")
+        assert _ours(text, openmetrics=openmetrics) == _oracle(text, openmetrics=openmetrics)
