@@ -256,3 +256,32 @@ def test_config_errors(kwargs: dict[str, object], message: str) -> None:
     args: dict[str, object] = {"job": "api", "url": "http://127.0.0.1:1/metrics", **kwargs}
     with pytest.raises(ValueError, match=message):
         TargetConfig(**args)  # type: ignore[arg-type]
+
+
+def test_series_forgotten_by_the_store_are_learned_again(tmp_path: Path) -> None:
+    """Retention makes the store forget a vanished series; when it returns, it is stored."""
+    from watchkeeper.monitor.storage import TSDB
+
+    text = "text/plain; version=0.0.4"
+    cfg = TargetConfig("api", "http://127.0.0.1:1/metrics")
+    with TSDB(tmp_path, head_chunk_samples=4, min_cut_samples=1, retention_seconds=600) as db:
+        scraper = TargetScraper(db, cfg)
+        t = 1_700_000_000_000
+        for _ in range(10):
+            assert scraper.ingest_text("a 1\nb 2\n", text, t).error == ""
+            t += 15_000
+        for _ in range(200):  # b vanishes; 50 minutes later its data has expired
+            assert scraper.ingest_text("a 1\n", text, t).error == ""
+            t += 15_000
+        assert db.stats()["series_removed"] >= 1
+        assert db.label_values("__name__") == [
+            "a",
+            "scrape_duration_seconds",
+            "scrape_samples_post_metric_relabeling",
+            "scrape_samples_scraped",
+            "scrape_series_added",
+            "up",
+        ]
+        assert scraper.ingest_text("a 1\nb 3\n", text, t).error == ""
+        (b,) = db.select([Matcher.of("__name__", "=", "b")], 0, 2**62)
+        assert b.values.tolist() == [3.0]

@@ -282,3 +282,32 @@ def test_fsync_mode_roundtrip(tmp_path: Path) -> None:
 def test_bad_retention_is_a_clear_error(tmp_path: Path, kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must be > 0"):
         open_storage(tmp_path, **kwargs)  # type: ignore[arg-type]
+
+
+def test_series_whose_data_expired_are_forgotten(tmp_path: Path) -> None:
+    kw = {"head_chunk_samples": 10, "min_cut_samples": 1, "retention_seconds": 3600.0}
+    churned = labels_from({"__name__": "req_total", "pod": "old"})
+    with TSDB(tmp_path, **kw) as db:  # type: ignore[arg-type]
+        old_ref = db.ref(churned)
+        for k in range(40):
+            db.append(churned, T0 + k * 15_000, 1.0)
+            db.commit()
+        # Only the steady series lives on, for 3 hours: the old pod's data expires.
+        _fill(db, series=2, steps=3 * 240, start=40)
+        stats = db.stats()
+        assert stats["series_removed"] == 1
+        assert stats["series"] == 2
+        assert db.ref_generation >= 1
+        assert db.label_values("pod") == []
+        with pytest.raises(KeyError, match="removed"):
+            db.labels_of(old_ref)
+        # The same labels may come back: a new series, ingested normally.
+        assert db.append(churned, T0 + 10**8, 2.0)
+        db.commit()
+        assert db.ref(churned) != old_ref
+    with open_storage(tmp_path, retention_seconds=3600.0) as db:
+        assert db.stats()["series"] == 3
+        assert db.label_values("pod") == ["old"]
+        (back,) = db.select([Matcher.of("pod", "=", "old")], 0, 2**62)
+        assert back.values.tolist() == [2.0]
+        assert len(_all(db, Matcher.of("i", "=", "1"))[_series(1)][0]) > 0

@@ -69,6 +69,7 @@ class TargetScraper:
         if self._ref is None:
             self._append_refs = None
         self._refs: dict[str, int] = {}
+        self._ref_generation = 0
         self.configure(config)
         self.status = TargetStatus(
             config.job,
@@ -154,8 +155,26 @@ class TargetScraper:
         """Ingest an already fetched body (used by tests and benchmarks)."""
         return self._ingest(text, content_type, ts_ms, time.perf_counter())
 
+    def _refresh_refs(self) -> None:
+        """Drop cached references of series the store has forgotten (their data expired)."""
+        generation = getattr(self.appendable, "ref_generation", 0)
+        if generation == self._ref_generation:
+            return
+        self._ref_generation = generation
+        labels_of: Callable[[int], Labels] = self.appendable.labels_of  # type: ignore[attr-defined]
+        kept: dict[str, int] = {}
+        for key, ref in self._refs.items():
+            try:
+                labels_of(ref)
+            except KeyError:
+                continue
+            kept[key] = ref
+        self._refs = kept
+        self._previous &= kept.keys()
+
     def _ingest(self, text: str, content_type: str, ts_ms: int, wall: float) -> ScrapeResult:
         cfg = self.config
+        self._refresh_refs()
         parser = Parser(openmetrics=is_openmetrics(content_type), where=cfg.url)
         try:
             keys, values, stamps = parser.parse_batch(text)
@@ -240,6 +259,7 @@ class TargetScraper:
     def mark_stale(self, ts_ms: int, *, commit: bool = True) -> None:
         """Stale markers for the last scrape's series (failure, or the target went away)."""
         with self._writer_lock:
+            self._refresh_refs()
             gone = list(self._previous)
             self._append(gone, ts_ms, [STALE_NAN] * len(gone))
             self._previous = set()

@@ -61,6 +61,9 @@ class RecordFile:
             os.fsync(self._fd)
         return len(frame)
 
+    def sync(self) -> None:
+        os.fsync(self._fd)
+
     def size(self) -> int:
         return os.fstat(self._fd).st_size
 

@@ -11,11 +11,14 @@ __all__ = ["SeriesRegistry"]
 
 
 class SeriesRegistry:
-    """Series ids are dense ints in creation order; postings lists stay sorted for free."""
+    """Series ids are ints in creation order, never reused; postings stay sorted for free.
+
+    Removed series leave a ``None`` in ``labels`` (their id is never handed out again).
+    """
 
     def __init__(self) -> None:
         self.ids: dict[Labels, int] = {}
-        self.labels: list[Labels] = []
+        self.labels: list[Labels | None] = []
         # name -> value -> ids of the series carrying that pair (ascending).
         self.postings: dict[str, dict[str, array[int]]] = {}
         # Every distinct (name, value) pair once: series share pair tuples and strings,
@@ -23,14 +26,18 @@ class SeriesRegistry:
         self._pairs: dict[tuple[str, str], tuple[str, str]] = {}
 
     def __len__(self) -> int:
-        return len(self.labels)
+        """Live series."""
+        return len(self.ids)
 
     def add(self, labels: Labels, sid: int | None = None) -> int:
         """Register ``labels`` (as ``sid`` when replaying the series log)."""
         if sid is None:
             sid = len(self.labels)
-        if sid != len(self.labels):
-            raise ValueError(f"series log out of sequence: got id {sid}, expected {len(self)}")
+        if sid < len(self.labels):
+            msg = f"series log out of sequence: got id {sid}, expected {len(self.labels)} or more"
+            raise ValueError(msg)
+        while len(self.labels) < sid:  # ids of removed series
+            self.labels.append(None)
         pairs = self._pairs
         labels = tuple([pairs.setdefault(pair, pair) for pair in labels])
         self.ids[labels] = sid
@@ -44,6 +51,35 @@ class SeriesRegistry:
                 ids = by_value[value] = array("I")
             ids.append(sid)
         return sid
+
+    def label_set(self, sid: int) -> Labels:
+        labels = self.labels[sid]
+        if labels is None:
+            raise KeyError(f"series {sid} was removed (its data expired); look it up again")
+        return labels
+
+    def remove(self, sids: Iterable[int]) -> None:
+        """Forget series (their data is gone); their ids are never reused."""
+        dead = set(sids)
+        touched: set[tuple[str, str]] = set()
+        for sid in dead:
+            labels = self.labels[sid]
+            if labels is None:
+                continue
+            del self.ids[labels]
+            self.labels[sid] = None
+            touched.update(labels)
+        for name, value in touched:
+            by_value = self.postings[name]
+            kept = array("I", [i for i in by_value[value] if i not in dead])
+            if kept:
+                by_value[value] = kept
+            else:
+                del by_value[value]
+                if not by_value:
+                    del self.postings[name]
+        live_pairs = {pair for labels in self.ids for pair in labels}
+        self._pairs = {pair: pair for pair in live_pairs}
 
     def _candidates(self, matcher: Matcher) -> set[int] | None:
         """Ids that may match, from the postings; None when the matcher accepts "" (absent)."""
@@ -68,18 +104,22 @@ class SeriesRegistry:
             candidates = found if candidates is None else candidates & found
             if not candidates:
                 return []
-        pool: Iterable[int] = range(len(self.labels)) if candidates is None else candidates
+        pool: Iterable[int] = sorted(self.ids.values()) if candidates is None else candidates
         rest = [m for m in matchers if m.matches("")]
         labels = self.labels
-        return sorted(i for i in pool if all(m.matches_labels(labels[i]) for m in rest))
+        return sorted(
+            i
+            for i in pool
+            if (lb := labels[i]) is not None and all(m.matches_labels(lb) for m in rest)
+        )
 
     def label_names(self, matchers: Sequence[Matcher]) -> list[str]:
         if not matchers:
             return sorted(self.postings)
-        return sorted({k for i in self.matching(matchers) for k, _ in self.labels[i]})
+        return sorted({k for i in self.matching(matchers) for k, _ in self.labels[i] or ()})
 
     def label_values(self, name: str, matchers: Sequence[Matcher]) -> list[str]:
         if not matchers:
             return sorted(self.postings.get(name, {}))
-        values = {v for i in self.matching(matchers) for k, v in self.labels[i] if k == name}
+        values = {v for i in self.matching(matchers) for k, v in self.labels[i] or () if k == name}
         return sorted(values)

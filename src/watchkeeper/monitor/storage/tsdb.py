@@ -103,6 +103,7 @@ class TSDB:
                 "rejected_duplicate",
                 "commits",
                 "head_cuts",
+                "series_removed",
                 "wal_bytes_written",
             ),
             0,
@@ -110,6 +111,8 @@ class TSDB:
         self._series_log = SeriesLog(self.dir / "series.log", fsync=fsync)
         self._wal = Wal(self.dir / "wal", fsync=fsync)
         self._closed = False
+        # Bumped when expired series are forgotten: cached ``ref`` results are then stale.
+        self.ref_generation = 0
         try:
             self._open()
         except BaseException:
@@ -125,8 +128,8 @@ class TSDB:
     def _open(self) -> None:
         for sid, labels in self._series_log.replay():
             self._registry.add(labels, sid)
-            self._last_ts.append(_NO_TS)
-            self._last_val.append(0.0)
+        self._last_ts.extend([_NO_TS] * len(self._registry.labels))
+        self._last_val.extend([0.0] * len(self._registry.labels))
         self._blocks.load()
         last_ts = np.frombuffer(self._last_ts, dtype=np.int64)
         last_val = np.frombuffer(self._last_val, dtype=np.float64)
@@ -167,6 +170,10 @@ class TSDB:
             self._head.add(sids[keep], ts[keep], vals[keep])
 
     # -- writing -----------------------------------------------------------
+
+    def labels_of(self, ref: int) -> Labels:
+        """The label set of a series reference (KeyError once the series was forgotten)."""
+        return self._registry.label_set(ref)
 
     def ref(self, labels: Labels) -> int:
         """The series reference of ``labels`` (created if new), for ``append_refs``.
@@ -218,7 +225,7 @@ class TSDB:
             return 0
         if len(np.unique(sids)) != len(sids):
             return sum(
-                self.append(self._registry.labels[r], timestamp_ms, v)
+                self.append(self._registry.label_set(r), timestamp_ms, v)
                 for r, v in zip(refs, values, strict=True)
             )
         vals = np.asarray(values, dtype=np.float64)
@@ -294,11 +301,40 @@ class TSDB:
 
     def _apply_retention(self) -> None:
         """Drop whole blocks, oldest first, by age (relative to the newest sample) and size."""
+        deleted = self._blocks.deleted
         if self.retention_ms is not None and self._maxt != _NO_TS:
             self._blocks.drop_older_than(self._maxt - self.retention_ms)
         if self.retention_bytes is not None:
             while self.bytes_on_disk() > self.retention_bytes and self._blocks.drop_oldest():
                 pass
+        if self._blocks.deleted != deleted:
+            self._forget_expired_series()
+
+    def _forget_expired_series(self) -> None:
+        """Series left without any sample are forgotten, and the series log rewritten.
+
+        Without this, series churn (new pods, new label values) would grow memory and
+        the series log forever even though retention bounds the samples. Series
+        references handed out by ``ref`` become invalid: ``ref_generation`` changes.
+        """
+        alive = np.zeros(len(self._registry.labels), np.bool_)
+        for block in self._blocks.blocks:
+            alive[block.sids] = True
+        alive[np.frombuffer(self._pending_sids, dtype=np.uint32)] = True
+        snap = self._head.snapshot()
+        alive[snap.sids] = True
+        for sid, _ in self._new_series:
+            alive[sid] = True
+        known = np.fromiter(self._registry.ids.values(), dtype=np.int64)
+        dead = known[~alive[known]]
+        if len(dead) == 0:
+            return
+        self._registry.remove(dead.tolist())
+        np.frombuffer(self._last_ts, dtype=np.int64)[dead] = _NO_TS
+        live = [(sid, labels) for labels, sid in self._registry.ids.items()]
+        self._series_log.rewrite(sorted(live, key=lambda entry: entry[0]))
+        self.ref_generation += 1
+        self._counters["series_removed"] += len(dead)
 
     # -- reading -----------------------------------------------------------
 
@@ -317,9 +353,9 @@ class TSDB:
             if head.samples and head.mint <= maxt_ms and head.maxt >= mint_ms:
                 snap = head.snapshot()
             found = read_series(self._blocks.blocks, snap, sids, mint_ms, maxt_ms)
-            labels = self._registry.labels
+            label_set = self._registry.label_set
             result = [
-                SeriesData(labels[sid], part[0], part[1])
+                SeriesData(label_set(sid), part[0], part[1])
                 for sid, part in zip(sids, found, strict=True)
                 if part is not None
             ]
@@ -340,8 +376,8 @@ class TSDB:
             if head.samples and head.mint <= maxt_ms and head.maxt >= mint_ms:
                 snap = head.snapshot()
             found = has_samples(self._blocks.blocks, snap, sids, mint_ms, maxt_ms)
-            labels = self._registry.labels
-            return sorted(labels[sid] for sid, ok in zip(sids, found, strict=True) if ok)
+            label_set = self._registry.label_set
+            return sorted(label_set(sid) for sid, ok in zip(sids, found, strict=True) if ok)
 
     def label_names(self, matchers: Sequence[Matcher] = ()) -> list[str]:
         with self._lock:

@@ -12,6 +12,7 @@ where ``ts`` is one int64 when the flag says all samples share it (a scrape).
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from watchkeeper.monitor.model import Labels
+from watchkeeper.monitor.storage.block import fsync_dir
 from watchkeeper.monitor.storage.records import (
     RecordFile,
     decode_labels,
@@ -155,6 +157,22 @@ class SeriesLog:
             return
         assert self._file is not None, "SeriesLog.replay() must run first"
         self._file.append(*(_SID.pack(sid) + encode_labels(labels) for sid, labels in entries))
+
+    def rewrite(self, entries: list[tuple[int, Labels]]) -> None:
+        """Replace the log by ``entries`` (the live series), atomically."""
+        tmp = self.path.with_suffix(".tmp")
+        tmp.unlink(missing_ok=True)
+        out = RecordFile(tmp, fsync=False)
+        for start in range(0, len(entries), 10_000):
+            chunk = entries[start : start + 10_000]
+            out.append(*(_SID.pack(sid) + encode_labels(labels) for sid, labels in chunk))
+        out.sync()
+        out.close()
+        if self._file is not None:
+            self._file.close()
+        os.replace(tmp, self.path)
+        fsync_dir(self.path.parent)
+        self._file = RecordFile(self.path, fsync=self._fsync)
 
     def nbytes(self) -> int:
         return self.path.stat().st_size if self.path.exists() else 0
