@@ -155,3 +155,30 @@ def test_offloaded_ingest_keeps_a_single_writer(target: Target) -> None:
     asyncio.run(scenario())
     assert threading.get_ident() not in store.threads  # ingest ran off the event loop
     assert store.overlaps == 0
+
+
+def test_changed_target_labels_make_the_old_series_stale(target: Target) -> None:
+    target.exposition.body = "a 1\n"
+    store = MemoryStorage()
+    before = TargetConfig("one", target.url, labels={"env": "a"})
+    manager = ScrapeManager(store, [before])
+
+    def env_series(env: str) -> list[float]:
+        return [
+            v
+            for labels, (_, vs) in store._series.items()
+            if dict(labels).get("env") == env and dict(labels)["__name__"] == "a"
+            for v in vs
+        ]
+
+    async def scenario() -> None:
+        await manager.scrape_all()
+        manager.apply_config([TargetConfig("one", target.url, labels={"env": "b"})])
+        await manager.scrape_all()
+        await manager.stop()
+
+    asyncio.run(scenario())
+    assert env_series("a")[0] == 1.0
+    assert is_stale_nan(env_series("a")[-1])
+    assert env_series("b") == [1.0]
+    assert manager.status()[0].labels["env"] == "b"

@@ -93,14 +93,16 @@ class TargetScraper:
             config.target_labels(),
             config.honor_labels,
         )
-        if old is not None and relabeled:
-            self.mark_stale(int(self.clock() * 1000))
-        self.config = config
-        if relabeled:
-            self._labeler = target_labeler(config.target_labels(), honor=config.honor_labels)
-            self._synthetic = {name: self._labeler((("__name__", name),)) for name in _SYNTHETIC}
-            self._cache.clear()
-            self._refs.clear()
+        # Under the writer lock: an ingest in a worker thread must not see half a change.
+        with self._writer_lock:
+            if old is not None and relabeled:
+                self.mark_stale(int(self.clock() * 1000))
+            self.config = config
+            if relabeled:
+                self._labeler = target_labeler(config.target_labels(), honor=config.honor_labels)
+                self._synthetic = {n: self._labeler((("__name__", n),)) for n in _SYNTHETIC}
+                self._cache.clear()
+                self._refs.clear()
         self._headers = {
             "Accept": ACCEPT_HEADER,
             "Accept-Encoding": "gzip",
