@@ -90,3 +90,31 @@ def test_fault_while_rendering_metrics_answers_500_not_an_exception(
     monkeypatch.setattr(getattr(app, "__watchkeeper__").endpoint, "respond", _explode)  # noqa: B009
     assert TestClient(app).get("/metrics").status_code == 500
     assert value(registry, "watchkeeper_internal_errors_total", component="metrics.render") == 1
+
+
+def test_a_failing_server_send_propagates_once_and_is_never_retried(registry: Registry) -> None:
+    import asyncio
+
+    async def raw(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"done"})
+
+    app = watchkeeper.instrument(raw, service="t", registry=registry)
+    calls: list[str] = []
+
+    async def failing_send(message: Any) -> None:
+        calls.append(message["type"])
+        if message["type"] == "http.response.body":
+            raise RuntimeError("the server's transport broke")
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "GET", "path": "/x", "headers": []}
+    with pytest.raises(RuntimeError, match="transport broke"):
+        asyncio.run(app(scope, receive, failing_send))
+    assert calls == ["http.response.start", "http.response.body"]
+    assert (
+        value(registry, "http_server_request_duration_seconds_count", error_type="RuntimeError")
+        == 1
+    )

@@ -82,7 +82,7 @@ def instrument(
     wk = Instrumentation(
         service=name,
         registry=reg,
-        http=HTTPMetrics(reg),
+        http=HTTPMetrics.of(reg),
         endpoint=MetricsEndpoint(reg, auth, multiprocess.merged_view(reg)),
         metrics_path=metrics_path,
         exclude_paths=frozenset(exclude_paths),

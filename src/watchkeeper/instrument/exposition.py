@@ -145,6 +145,7 @@ def render(
     """
     out: list[str] = []
     if families is None:
+        registry.prepare()
         for family in registry.families():
             _render_family(out, family, openmetrics)
         render_families(out, registry.collect_extra(), openmetrics)

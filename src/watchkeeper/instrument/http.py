@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import deque
 from collections.abc import Sequence
 
 from watchkeeper.instrument._semconv import (
@@ -11,12 +12,13 @@ from watchkeeper.instrument._semconv import (
     SIZE_BUCKETS,
     STREAM_BUCKETS,
 )
-from watchkeeper.instrument.metrics import UPDATE_LOCK, GaugeChild
+from watchkeeper.instrument.metrics import UPDATE_LOCK, HistogramChild
 from watchkeeper.instrument.registry import Registry
 
 __all__ = ["HTTPMetrics"]
 
 _STATUS = {code: str(code) for code in range(100, 600)}
+FOLD_AT = 10_000  # pending observations folded inline when nobody scrapes
 
 
 class HTTPMetrics:
@@ -54,8 +56,32 @@ class HTTPMetrics:
             buckets=STREAM_BUCKETS,
         )
 
-    def active_child(self, method: str) -> GaugeChild:
-        return self.active.labels(method)
+        self._pending: deque[tuple[str, str, int, str, float, int, int]] = deque()
+        self._inflight: dict[str, list[None]] = {}
+        registry.add_pre_collect(self.fold)
+        self._by_key: dict[
+            tuple[str, str, int, str], tuple[HistogramChild, HistogramChild, HistogramChild]
+        ] = {}
+
+    @classmethod
+    def of(cls, registry: Registry) -> HTTPMetrics:
+        """The one HTTPMetrics of ``registry`` (every app instrumented into it shares it)."""
+        existing = registry.extensions.get("http")
+        if isinstance(existing, HTTPMetrics):
+            return existing
+        created = registry.extensions["http"] = cls(registry)
+        return created
+
+    def inflight(self, method: str) -> list[None]:
+        """The in-flight list for ``method``: append at start, pop at the end.
+
+        list.append and list.pop are atomic, so ASGI loops and WSGI threads update it
+        without a lock; its length is the gauge's value at the next fold.
+        """
+        found = self._inflight.get(method)
+        if found is None:
+            found = self._inflight.setdefault(method, [])
+        return found
 
     def record(
         self,
@@ -66,22 +92,52 @@ class HTTPMetrics:
         duration: float,
         request_bytes: int,
         response_bytes: int,
-        active: GaugeChild | None,
     ) -> None:
-        """One finished request: three histograms and the in-flight gauge, under one lock."""
-        key = (method, route, _STATUS.get(status) or str(status), error_type)
-        d = self.duration._children.get(key) or self.duration.labels(*key)
-        q = self.request_size._children.get(key) or self.request_size.labels(*key)
-        r = self.response_size._children.get(key) or self.response_size.labels(*key)
+        """One finished request. Deferred: a tuple appended now (atomic, ~0.1 µs),
+        folded into the histograms before the next render or snapshot."""
+        pending = self._pending
+        pending.append((method, route, status, error_type, duration, request_bytes, response_bytes))
+        if len(pending) > FOLD_AT:  # never scraped: fold here so memory stays bounded
+            self.fold()
+
+    def fold(self) -> None:
+        """Move pending observations into the histograms and refresh in-flight counts."""
+        pending = self._pending
+        by_key = self._by_key
         with UPDATE_LOCK:
-            d.counts[bisect_left(d.bounds, duration)] += 1
-            d.sum += duration
-            q.counts[bisect_left(q.bounds, request_bytes)] += 1
-            q.sum += request_bytes
-            r.counts[bisect_left(r.bounds, response_bytes)] += 1
-            r.sum += response_bytes
-            if active is not None:
-                active.value -= 1
+            for _ in range(len(pending)):
+                # popleft is atomic: an append racing with the fold is kept for the next one
+                method, route, status, error_type, duration, received, sent = pending.popleft()
+                key = (method, route, status, error_type)
+                children = by_key.get(key)
+                if children is None:
+                    children = self._children_for(key)
+                d, q, r = children
+                d.counts[bisect_left(d.bounds, duration)] += 1
+                d.sum += duration
+                q.counts[bisect_left(q.bounds, received)] += 1
+                q.sum += received
+                r.counts[bisect_left(r.bounds, sent)] += 1
+                r.sum += sent
+            for method, inflight in list(self._inflight.items()):
+                self.active.labels(method).value = len(inflight)
+
+    def _children_for(
+        self, key: tuple[str, str, int, str]
+    ) -> tuple[HistogramChild, HistogramChild, HistogramChild]:
+        # The three histograms share label sets: resolve them once per key. The
+        # cache is bounded by the families' own cardinality budgets (overflowed keys
+        # resolve to the shared overflow children; the cache stops growing there).
+        method, route, status, error_type = key
+        labels = (method, route, _STATUS.get(status) or str(status), error_type)
+        children = (
+            self.duration.labels(*labels),
+            self.request_size.labels(*labels),
+            self.response_size.labels(*labels),
+        )
+        if len(self._by_key) < self.duration.limit:
+            self._by_key[key] = children
+        return children
 
     def record_stream(self, method: str, route: str, duration: float) -> None:
         self.stream_duration.labels(method, route).observe(duration)

@@ -41,7 +41,9 @@ OVERFLOW_LABEL = "otel_metric_overflow"
 # One lock for every update: ``x += 1`` is not atomic across threads (threaded WSGI
 # servers would lose increments), an uncontended acquire costs ~50 ns, and the HTTP
 # middleware takes it once per request for all of its updates together.
-UPDATE_LOCK = threading.Lock()
+# Reentrant: folding pending observations creates children, and an overflowing child
+# counts itself in watchkeeper_dropped_label_sets_total under the same lock.
+UPDATE_LOCK = threading.RLock()
 
 _NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")

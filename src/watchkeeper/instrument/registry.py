@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from watchkeeper.instrument.metrics import (
     DEFAULT_CARDINALITY_LIMIT,
+    UPDATE_LOCK,
     Counter,
     Family,
     Gauge,
@@ -62,7 +63,10 @@ class Registry:
         self.cardinality_limit = cardinality_limit
         self._families: dict[str, Family[Any]] = {}
         self._collectors: dict[str, Collector] = {}
+        self._pre_collect: list[Callable[[], None]] = []
         self._lock = threading.Lock()
+        # Per-registry singletons of other modules (e.g. the HTTP metric set).
+        self.extensions: dict[str, object] = {}
         self.dropped = self.counter(
             "watchkeeper_dropped_label_sets",
             "Observations folded into the overflow series because a metric hit its "
@@ -171,6 +175,18 @@ class Registry:
         return self._families.get(name)
 
     # -- collectors -----------------------------------------------------------------
+    def add_pre_collect(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` before every render or snapshot (e.g. to fold deferred observations)."""
+        self._pre_collect.append(hook)
+
+    def prepare(self) -> None:
+        """Run the pre-collect hooks; a failing hook is counted, never raised."""
+        for hook in self._pre_collect:
+            try:
+                hook()
+            except Exception:
+                self.internal_errors.labels("pre_collect").inc()
+
     def register_collector(self, name: str, collector: Collector) -> None:
         """Add (or replace) a named collector called at every scrape."""
         self._collectors[name] = collector
@@ -194,6 +210,7 @@ class Registry:
 
     def snapshot(self) -> list[MetricFamily]:
         """Every family in generic form (for multiprocess files and for tests)."""
+        self.prepare()
         return [family_snapshot(f) for f in self.families()] + self.collect_extra()
 
     def reset_values(self) -> None:
@@ -201,9 +218,16 @@ class Registry:
 
         Gauges are kept: they hold state (build info, limits), not events.
         """
-        for family in self.families():
-            if isinstance(family, Counter | Histogram):
-                family.clear()
+        # Zeroed in place, not replaced: the middleware and @measured cache children.
+        with UPDATE_LOCK:
+            for family in self.families():
+                if isinstance(family, Counter):
+                    for _, counter in family.children():
+                        counter.value = 0
+                elif isinstance(family, Histogram):
+                    for _, hist in family.children():
+                        hist.counts = [0] * len(hist.counts)
+                        hist.sum = 0.0
 
 
 def _limit(limit: int | None) -> dict[str, int]:

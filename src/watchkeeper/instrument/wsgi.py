@@ -16,7 +16,6 @@ from typing import Any
 from watchkeeper.instrument import faults
 from watchkeeper.instrument._semconv import KNOWN_METHODS, OTHER_METHOD
 from watchkeeper.instrument.config import Instrumentation
-from watchkeeper.instrument.metrics import GaugeChild
 
 __all__ = ["WSGIApp", "WSGIMiddleware"]
 
@@ -67,10 +66,10 @@ class _Request:
     """One request's measurements, finished exactly once."""
 
     __slots__ = (
-        "active",
         "body",
         "done",
         "environ",
+        "inflight",
         "method",
         "mw",
         "response_bytes",
@@ -78,13 +77,11 @@ class _Request:
         "status",
     )
 
-    def __init__(
-        self, mw: WSGIMiddleware, environ: Environ, method: str, active: GaugeChild | None
-    ):
+    def __init__(self, mw: WSGIMiddleware, environ: Environ, method: str, inflight: list[None]):
         self.mw = mw
         self.environ = environ
         self.method = method
-        self.active = active
+        self.inflight = inflight
         self.start = perf_counter()
         self.status = 0
         self.response_bytes = 0
@@ -96,12 +93,13 @@ class _Request:
             return
         self.done = True
         try:
+            self.inflight.pop()
             wk = self.mw.wk
             code = status if status is not None else (self.status or 500)
             request_bytes = self.body.count if self.body is not None else 0
             wk.http.record(
                 self.method, wk.route_of(self.environ), code, error_type,
-                perf_counter() - self.start, request_bytes, self.response_bytes, self.active,
+                perf_counter() - self.start, request_bytes, self.response_bytes,
             )  # fmt: skip
         except Exception as exc:
             faults.report("wsgi.record", exc, self.mw.wk.registry)
@@ -146,6 +144,7 @@ class WSGIMiddleware:
         self.app = app
         self.wk = instrumentation
         self.__watchkeeper__ = instrumentation
+        self.inflight: dict[str, list[None]] = {}
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         wk = self.wk
@@ -157,13 +156,11 @@ class WSGIMiddleware:
         method = environ.get("REQUEST_METHOD", "GET")
         if method not in KNOWN_METHODS:
             method = OTHER_METHOD
-        try:
-            active: GaugeChild | None = wk.http.active.labels(method)
-            active.inc()  # type: ignore[union-attr]
-        except Exception as exc:
-            faults.report("wsgi.start", exc, wk.registry)
-            active = None
-        request = _Request(self, environ, method, active)
+        inflight = self.inflight.get(method)
+        if inflight is None:
+            inflight = self.inflight[method] = wk.http.inflight(method)
+        inflight.append(None)
+        request = _Request(self, environ, method, inflight)
         try:
             raw_input = environ.get("wsgi.input")
             if raw_input is not None:
