@@ -12,6 +12,7 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v wrk >/dev/null 2>&1 || need+=(wrk)  # load generator of benchmarks/bench_uvicorn
 # chromium joins this list with the console and RUM browser tests.
 
 if [ "${#need[@]}" -gt 0 ]; then

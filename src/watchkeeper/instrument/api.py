@@ -134,9 +134,7 @@ def _attach(app: A, wk: Instrumentation) -> A:
         target.__watchkeeper__ = wk
         return app
     if _is(target, "flask.app", "Flask"):
-        from flask import request_started
-
-        request_started.connect(_flask_request_started, target, weak=False)
+        wk.on_start_response = _flask_route_at_start_response
         target.wsgi_app = WSGIMiddleware(target.wsgi_app, instrumentation=wk)
         target.__watchkeeper__ = wk
         return app
@@ -163,17 +161,14 @@ def _is_asgi(app: Any) -> bool:
     return inspect.iscoroutinefunction(type(app).__call__)
 
 
-def _flask_request_started(sender: Any, **extra: Any) -> None:
-    # Sent once the request context is pushed and the URL matched: url_rule is the
-    # template (blueprint prefixes included), None when nothing matched.
-    try:
-        from flask import request
-
-        rule = request.url_rule
-        if rule is not None:
-            request.environ["watchkeeper.route"] = rule.rule
-    except Exception:  # route capture must never break the request
-        pass
+def _flask_route_at_start_response(environ: dict[str, Any]) -> None:
+    # When Flask calls start_response its request is still in the environ (it is
+    # cleared when the request context pops, later) and url_rule holds the matched
+    # template, blueprint prefixes included (None when nothing matched). Reading it
+    # here costs far less than a request_started signal receiver.
+    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+    if rule is not None:
+        environ["watchkeeper.route"] = rule.rule
 
 
 def _patch_django(handler: Any, method: str) -> None:

@@ -28,3 +28,6 @@ class Instrumentation:
     stream_content_types: tuple[str, ...] = STREAM_CONTENT_TYPES
     loop_lag: bool = True
     route_of: Callable[[MutableMapping[str, Any]], str] = field(default=generic_route)
+    # WSGI only: called with the environ when the app calls start_response (Flask
+    # leaves its matched rule there for us).
+    on_start_response: Callable[[dict[str, Any]], None] | None = None

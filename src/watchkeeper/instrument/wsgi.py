@@ -168,9 +168,13 @@ class WSGIMiddleware:
         except Exception as exc:
             faults.report("wsgi.input", exc, wk.registry)
 
+        on_start = wk.on_start_response
+
         def wrapped_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
             try:
                 request.status = int(status[:3])
+                if on_start is not None:
+                    on_start(environ)
             except Exception as exc:
                 faults.report("wsgi.status", exc, wk.registry)
             return start_response(status, headers, exc_info)
