@@ -102,6 +102,7 @@ class Family(Generic[C]):
     """A metric family: name, help, label names and its children by label values."""
 
     type: str = "untyped"
+    default_multiprocess_mode = "sum"
 
     def __init__(
         self,
@@ -111,14 +112,14 @@ class Family(Generic[C]):
         *,
         limit: int = DEFAULT_CARDINALITY_LIMIT,
         on_overflow: Callable[[str], None] | None = None,
-        multiprocess_mode: str = "sum",
+        multiprocess_mode: str | None = None,
     ) -> None:
         _check_name(name, labelnames)
         self.name = name
         self.documentation = documentation
         self.labelnames = tuple(labelnames)
         self.limit = limit
-        self.multiprocess_mode = multiprocess_mode
+        self.multiprocess_mode = multiprocess_mode or self.default_multiprocess_mode
         self._on_overflow = on_overflow
         self._children: dict[tuple[str, ...], C] = {}
         self._overflow: C | None = None
@@ -234,25 +235,7 @@ class Gauge(Family[GaugeChild]):
     """
 
     type = "gauge"
-
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Sequence[str] = (),
-        *,
-        limit: int = DEFAULT_CARDINALITY_LIMIT,
-        on_overflow: Callable[[str], None] | None = None,
-        multiprocess_mode: str = "livesum",
-    ) -> None:
-        super().__init__(
-            name,
-            documentation,
-            labelnames,
-            limit=limit,
-            on_overflow=on_overflow,
-            multiprocess_mode=multiprocess_mode,
-        )
+    default_multiprocess_mode = "livesum"
 
     def _make_child(self, values: tuple[str, ...], overflow: str = "") -> GaugeChild:
         pairs = _label_pairs(self.labelnames, values, overflow)
