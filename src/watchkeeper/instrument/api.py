@@ -13,11 +13,13 @@ import logging
 import platform
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from watchkeeper._version import __version__
 from watchkeeper.errors import ConfigurationError
+from watchkeeper.health import DEFAULT as DEFAULT_CHECKS
+from watchkeeper.health import Check, HealthEndpoints, HealthPaths, HealthRegistry
 from watchkeeper.instrument import multiprocess, runtime
 from watchkeeper.instrument._semconv import STREAM_CONTENT_TYPES, UNMATCHED_ROUTE
 from watchkeeper.instrument.asgi import WatchkeeperMiddleware
@@ -47,6 +49,10 @@ def instrument(
     system_metrics: bool = False,
     loop_lag: bool = True,
     registry: Registry | None = None,
+    health: bool = True,
+    checks: Sequence[Check | Callable[[], Any]] = (),
+    health_paths: HealthPaths | Mapping[str, str | None] | None = None,
+    health_token: str | None = None,
 ) -> A:
     """Instrument ``app`` and return the app to serve.
 
@@ -58,6 +64,10 @@ def instrument(
     - ``exclude_paths``: exact paths not measured (the metrics path never is).
     - ``stream_content_types``: response types measured as streams (see README).
     - ``system_metrics``: host CPU/memory/disk via psutil; ``loop_lag``: asyncio lag.
+    - ``health``: serve ``/health`` (liveness), ``/ready`` (readiness) and
+      ``/health/detailed`` over ``checks`` plus the process-wide ones
+      (``watchkeeper.health.check``); ``health_paths`` moves or drops them,
+      ``health_token`` protects the detailed report. See docs/health.md.
 
     Calling it twice on the same app changes nothing and warns.
     """
@@ -79,6 +89,9 @@ def instrument(
     auth = None
     if metrics_token is not None or metrics_basic_auth is not None:
         auth = MetricsAuth(bearer_token=metrics_token, basic=metrics_basic_auth)
+    endpoints = None
+    if health:
+        endpoints = _health_endpoints(app, reg, checks, health_paths, health_token, metrics_path)
     wk = Instrumentation(
         service=name,
         registry=reg,
@@ -88,9 +101,57 @@ def instrument(
         exclude_paths=frozenset(exclude_paths),
         stream_content_types=tuple(t.lower() for t in stream_content_types),
         loop_lag=loop_lag,
+        health=endpoints,
     )
     _register_process_metrics(reg, name, version, system_metrics)
     return _attach(app, wk)
+
+
+def _health_endpoints(
+    app: Any,
+    reg: Registry,
+    checks: Sequence[Check | Callable[[], Any]],
+    paths_option: HealthPaths | Mapping[str, str | None] | None,
+    token: str | None,
+    metrics_path: str | None,
+) -> HealthEndpoints:
+    paths = HealthPaths.of(paths_option)
+    if metrics_path is not None and metrics_path in paths.all():
+        raise ConfigurationError(
+            f"health path {metrics_path!r} is also the metrics_path: move one of them"
+        )
+    # A route the app already serves stays the app's: never shadow a user's own /health.
+    taken = _app_paths(app) & set(paths.all())
+    if taken:
+        logger.warning(
+            "watchkeeper: the app already serves %s; leaving it to the app. Pass "
+            "health_paths={...} to serve watchkeeper's probes elsewhere.",
+            ", ".join(sorted(taken)),
+        )
+        paths = HealthPaths(
+            **{k: (None if v in taken else v) for k, v in _paths_dict(paths).items()}
+        )
+    registry = HealthRegistry(checks, registry=reg, parent=DEFAULT_CHECKS)
+    return HealthEndpoints(registry, paths, token)
+
+
+def _paths_dict(paths: HealthPaths) -> dict[str, str | None]:
+    return {"live": paths.live, "ready": paths.ready, "detailed": paths.detailed}
+
+
+def _app_paths(app: Any) -> set[str]:
+    """Exact paths the app routes itself (Starlette/FastAPI routes, Flask rules)."""
+    found: set[str] = set()
+    try:
+        if _is(app, "starlette.applications", "Starlette"):
+            found.update(
+                str(r.path) for r in app.routes if isinstance(getattr(r, "path", None), str)
+            )
+        elif _is(app, "flask.app", "Flask"):
+            found.update(rule.rule for rule in app.url_map.iter_rules())
+    except Exception as exc:  # route introspection is a courtesy; never fail instrument()
+        logger.debug("watchkeeper: could not list the app's routes: %r", exc)
+    return found
 
 
 def _default_service(app: Any) -> str:

@@ -51,6 +51,13 @@ class WatchkeeperMiddleware:
         self.__watchkeeper__ = instrumentation
         self.inflight: dict[str, list[None]] = {}
         self.metrics_path = instrumentation.metrics_path
+        # Paths answered by watchkeeper itself, never measured: one lookup on the hot path.
+        self.intercepted: dict[str, Callable[[Scope, Send], Awaitable[None]]] = {}
+        if instrumentation.health is not None:
+            for health_path in instrumentation.health.paths.all():
+                self.intercepted[health_path] = self._serve_health
+        if self.metrics_path is not None:
+            self.intercepted[self.metrics_path] = self._serve_metrics
         self.exclude_paths = instrumentation.exclude_paths
         self._lag_monitor = runtime.loop_monitor_state()
         self.stream_prefixes = tuple(
@@ -64,8 +71,8 @@ class WatchkeeperMiddleware:
             return
         wk = self.wk
         path = scope.get("path", "")
-        if path == self.metrics_path:
-            await self._serve_metrics(scope, send)
+        if path in self.intercepted:
+            await self.intercepted[path](scope, send)
             return
         if path in self.exclude_paths:
             await self.app(scope, receive, send)
@@ -197,6 +204,22 @@ class WatchkeeperMiddleware:
             if key == b"content-type":
                 return bytes(value).lower().startswith(self.stream_prefixes)
         return False
+
+    async def _serve_health(self, scope: Scope, send: Send) -> None:
+        health = self.wk.health
+        try:
+            assert health is not None  # only mounted when configured
+            status, headers, body = await health.respond_async(
+                scope.get("path", ""), scope.get("method", "GET"), _header(scope, b"authorization")
+            )
+        except Exception as exc:
+            faults.report("health.respond", exc, self.wk.registry)
+            status, headers, body = 500, [("content-type", "text/plain")], b"health unavailable\n"
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send(
+            {"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""}
+        )
 
     async def _serve_metrics(self, scope: Scope, send: Send) -> None:
         try:

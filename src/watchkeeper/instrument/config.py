@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper.instrument._semconv import STREAM_CONTENT_TYPES
 from watchkeeper.instrument.endpoint import MetricsEndpoint
 from watchkeeper.instrument.http import HTTPMetrics
 from watchkeeper.instrument.registry import Registry
 from watchkeeper.instrument.routes import generic_route
+
+if TYPE_CHECKING:  # health imports instrument: no import cycle at run time
+    from watchkeeper.health.endpoints import HealthEndpoints
 
 __all__ = ["Instrumentation"]
 
@@ -31,3 +34,5 @@ class Instrumentation:
     # WSGI only: called with the environ when the app calls start_response (Flask
     # leaves its matched rule there for us).
     on_start_response: Callable[[dict[str, Any]], None] | None = None
+    # The probe endpoints (/health, /ready, /health/detailed); None when disabled.
+    health: HealthEndpoints | None = None

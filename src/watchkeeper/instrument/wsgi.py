@@ -10,6 +10,7 @@ closes the iterable before it is exhausted lost its client: that is a 499.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
 from time import perf_counter
 from typing import Any
 
@@ -145,12 +146,19 @@ class WSGIMiddleware:
         self.wk = instrumentation
         self.__watchkeeper__ = instrumentation
         self.inflight: dict[str, list[None]] = {}
+        # Paths answered by watchkeeper itself, never measured: one lookup on the hot path.
+        self.intercepted: dict[str, Callable[[Environ, StartResponse], Iterable[bytes]]] = {}
+        if instrumentation.health is not None:
+            for health_path in instrumentation.health.paths.all():
+                self.intercepted[health_path] = self._serve_health
+        if instrumentation.metrics_path is not None:
+            self.intercepted[instrumentation.metrics_path] = self._serve_metrics
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         wk = self.wk
         path = environ.get("PATH_INFO", "")
-        if path == wk.metrics_path:
-            return self._serve_metrics(environ, start_response)
+        if path in self.intercepted:
+            return self.intercepted[path](environ, start_response)
         if path in wk.exclude_paths:
             return self.app(environ, start_response)
         method = environ.get("REQUEST_METHOD", "GET")
@@ -185,6 +193,21 @@ class WSGIMiddleware:
             request.finish(type(exc).__qualname__)
             raise
         return _Body(result, request)
+
+    def _serve_health(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        health = self.wk.health
+        try:
+            assert health is not None  # only mounted when configured
+            status, headers, body = health.respond(
+                environ.get("PATH_INFO", ""),
+                environ.get("REQUEST_METHOD", "GET"),
+                environ.get("HTTP_AUTHORIZATION", ""),
+            )
+        except Exception as exc:
+            faults.report("health.respond", exc, self.wk.registry)
+            status, headers, body = 500, [("content-type", "text/plain")], b"health unavailable\n"
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
 
     def _serve_metrics(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
