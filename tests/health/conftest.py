@@ -42,6 +42,11 @@ class TCPProxy:
 
     def stop(self) -> None:
         if self._listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would not.
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         with self._lock:
@@ -102,6 +107,10 @@ class SilentServer:
             self._held.append(conn)  # keep it open, say nothing
 
     def close(self) -> None:
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
         for conn in self._held:
             conn.close()

@@ -43,8 +43,9 @@ def _require(module: str, extra: str, what: str) -> ModuleType:
 
 
 def _kinds(obj: object) -> set[str]:
-    """``module.Class`` of every class in ``obj``'s MRO (type checks without imports)."""
-    return {f"{k.__module__}.{k.__qualname__}" for k in type(obj).__mro__}
+    """``package.Class`` of every class in ``obj``'s MRO: a type check without importing
+    the driver, stable across the driver's internal module moves."""
+    return {f"{k.__module__.split('.')[0]}.{k.__qualname__}" for k in type(obj).__mro__}
 
 
 def _opts(name: str, critical: bool, timeout: float, cache: float) -> dict[str, Any]:
@@ -96,7 +97,7 @@ def postgres(
 
         return Check(psycopg_dsn, **opts)
     kinds = _kinds(target)
-    if "sqlalchemy.ext.asyncio.engine.AsyncEngine" in kinds:
+    if "sqlalchemy.AsyncEngine" in kinds:
         text = import_module("sqlalchemy").text
 
         async def sqlalchemy_async() -> None:
@@ -104,7 +105,7 @@ def postgres(
                 await conn.execute(text("SELECT 1"))
 
         return Check(sqlalchemy_async, **opts)
-    if "sqlalchemy.engine.base.Engine" in kinds:
+    if "sqlalchemy.Engine" in kinds:
         text = import_module("sqlalchemy").text
 
         def sqlalchemy_sync() -> None:
@@ -112,28 +113,28 @@ def postgres(
                 conn.execute(text("SELECT 1"))
 
         return Check(sqlalchemy_sync, **opts)
-    if any(k.startswith("asyncpg.") for k in kinds):  # Pool, Connection
+    if kinds & {"asyncpg.Pool", "asyncpg.Connection", "asyncpg.PoolConnectionProxy"}:
 
         async def asyncpg_client() -> None:
             await target.fetchval("SELECT 1", timeout=timeout)
 
         return Check(asyncpg_client, **opts)
-    if "psycopg.connection_async.AsyncConnection" in kinds:
+    if "psycopg.AsyncConnection" in kinds:
 
         async def psycopg_async() -> None:
             await target.execute("SELECT 1")
 
         return Check(psycopg_async, **opts)
-    if "psycopg.connection.Connection" in kinds:
+    if "psycopg.Connection" in kinds:
         return Check(lambda: target.execute("SELECT 1") and None, **opts)
-    if "psycopg_pool.pool_async.AsyncConnectionPool" in kinds:
+    if "psycopg_pool.AsyncConnectionPool" in kinds:
 
         async def psycopg_async_pool() -> None:
             async with target.connection(timeout=timeout) as conn:
                 await conn.execute("SELECT 1")
 
         return Check(psycopg_async_pool, **opts)
-    if "psycopg_pool.pool.ConnectionPool" in kinds:
+    if "psycopg_pool.ConnectionPool" in kinds:
 
         def psycopg_pool() -> None:
             with target.connection(timeout=timeout) as conn:
@@ -165,13 +166,13 @@ def redis(
         )
         return Check(lambda: client.ping(), **opts)
     kinds = _kinds(target)
-    if any(k.startswith("redis.asyncio.") for k in kinds):
+    if any(k.__module__.startswith("redis.asyncio") for k in type(target).__mro__):
 
         async def redis_async() -> object:
             return await target.ping()
 
         return Check(redis_async, **opts)
-    if any(k.startswith(("redis.client.", "redis.cluster.")) for k in kinds):
+    if kinds & {"redis.Redis", "redis.RedisCluster", "redis.StrictRedis"}:
         return Check(lambda: target.ping(), **opts)
     raise ConfigurationError(
         f"health.redis() cannot check a {type(target).__name__}: pass a redis://... URL or a "

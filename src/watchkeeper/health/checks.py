@@ -48,6 +48,7 @@ DEFAULT_TIMEOUT = 2.0
 DEFAULT_CACHE = 1.0
 """Seconds a result is reused: absorbs probe storms, stale for at most a second."""
 _MAX_ERROR = 300
+_TIMED_OUT = object()
 
 CheckFunc = Callable[[], Any]
 
@@ -222,11 +223,9 @@ class Check:
                     value = pending.result(timeout=max(0.0, run.deadline - time.monotonic()))
                 except FutureTimeout:
                     pending.cancel()
-                    raise
-            error = _verdict(value)
-        except FutureTimeout:
-            error = self._timeout_message()
-        except BaseException as exc:
+                    value = _TIMED_OUT
+            error = self._timeout_message() if value is _TIMED_OUT else _verdict(value)
+        except BaseException as exc:  # a TimeoutError of the check's own is its own message
             error = describe(exc)
         self._returned()
         self._settle(run, error, perf_counter() - start)
