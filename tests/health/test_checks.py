@@ -97,6 +97,8 @@ def test_a_hung_sync_check_times_out_and_is_not_started_again() -> None:
     assert second.error is not None
     assert second.error.startswith("still running")
     assert len(calls) == 1
+    # An abandoned thread must never hold up the interpreter's exit.
+    assert all(t.daemon for t in threading.enumerate() if t.name.startswith("watchkeeper-health"))
     release.set()
     for _ in range(100):  # the thread returns; the next probe runs again
         if run(check).ok:

@@ -103,3 +103,20 @@ def test_report_json_shape(registry: Registry) -> None:
     assert db["error"] == "RuntimeError: down"
     assert db["last_success"] is None
     assert isinstance(db["latency_ms"], float)
+
+
+def test_a_fault_in_the_runner_fails_the_check_not_the_caller(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = HealthRegistry(registry=registry)
+    checks.add_check(lambda: True, name="db")
+
+    def broken(self: health.Check, loop: object) -> None:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(health.Check, "start", broken)
+    report = checks.run()
+    assert report.status == "unhealthy"
+    error = report.results[0].error
+    assert error == "internal error in watchkeeper's health runner: RuntimeError: bug"
+    assert value(registry, "watchkeeper_internal_errors_total", component="health.run") == 1

@@ -185,8 +185,7 @@ class Check:
             if self.is_async:
                 self._launch_async(run, loop)
             else:
-                home = loop if loop is not None else None
-                _executor.submit(lambda: self._call_sync(run, home))
+                _executor.submit(lambda: self._call_sync(run, loop))
         except Exception as exc:  # e.g. no thread could be started
             self._returned()
             self._settle(run, f"could not start the check: {describe(exc)}", 0.0)
