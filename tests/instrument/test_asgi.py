@@ -409,3 +409,38 @@ def test_generic_asgi_app_is_wrapped(registry: Registry) -> None:
     assert app is not raw_app
     assert TestClient(app).get("/anything/123").status_code == 204
     assert value(registry, DURATION + "_count", http_route="_unmatched") == 1
+
+
+def test_hang_up_while_the_last_chunk_is_being_sent_is_not_a_499(registry: Registry) -> None:
+    async def short() -> AsyncIterator[bytes]:
+        yield b"all of it"
+
+    async def body(request: Request) -> StreamingResponse:
+        return StreamingResponse(short(), media_type="application/octet-stream")
+
+    app = watchkeeper.instrument(
+        Starlette(routes=[Route("/body", body)]), service="t", registry=registry
+    )
+    last_chunk_written = asyncio.Event()
+
+    async def scenario() -> None:
+        requested = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal requested
+            if not requested:
+                requested = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await last_chunk_written.wait()  # the client leaves once it has everything
+            return {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                last_chunk_written.set()
+                await asyncio.sleep(0.05)  # the server is still flushing the last chunk
+
+        await app(_scope("/body"), receive, send)
+
+    asyncio.run(scenario())
+    assert value(registry, DURATION + "_count", http_route="/body") == 1
+    assert values(registry, DURATION + "_count", http_response_status_code="499") == []

@@ -59,7 +59,7 @@ class WatchkeeperMiddleware:
         if self.metrics_path is not None:
             self.intercepted[self.metrics_path] = self._serve_metrics
         self.exclude_paths = instrumentation.exclude_paths
-        self._lag_monitor = runtime.loop_monitor_state()
+        self._lag_started = False
         self.stream_prefixes = tuple(
             t.encode("latin-1") for t in instrumentation.stream_content_types
         )
@@ -89,7 +89,7 @@ class WatchkeeperMiddleware:
         if inflight is None:
             inflight = self.inflight[method] = http.inflight(method)
         inflight.append(None)
-        if wk.loop_lag and self._lag_monitor.loop is not asyncio.get_running_loop():
+        if wk.loop_lag and not self._lag_started:
             self._start_loop_monitor()
         route_of = wk.route_of
         stream_prefixes = self.stream_prefixes
@@ -98,6 +98,7 @@ class WatchkeeperMiddleware:
         sent = 0
         disconnected = False
         recorded = False
+        completing = False  # the last chunk is on its way: a disconnect now is not early
         stream_start = 0.0
 
         def finish(error_type: str) -> None:
@@ -121,16 +122,17 @@ class WatchkeeperMiddleware:
             mtype = message.get("type")
             if mtype == "http.request":
                 received += len(message.get("body") or b"")
-            elif mtype == "http.disconnect" and not recorded:
+            elif mtype == "http.disconnect" and not completing:
                 disconnected = True
             return message
 
         async def wrapped_send(message: Message) -> None:
-            nonlocal status, sent, stream_start, disconnected, recorded
+            nonlocal status, sent, stream_start, disconnected, recorded, completing
             mtype = message.get("type")
             if mtype == "http.response.body":
                 sent += len(message.get("body") or b"")
                 if not message.get("more_body"):
+                    completing = True
                     try:
                         await send(message)
                     except OSError:
@@ -184,6 +186,8 @@ class WatchkeeperMiddleware:
             finish("")
 
     def _start_loop_monitor(self) -> None:
+        # Once per middleware: a server runs one event loop for its life.
+        self._lag_started = True
         try:
             runtime.ensure_loop_monitor(self.wk.registry)
         except Exception as exc:

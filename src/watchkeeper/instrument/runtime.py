@@ -17,7 +17,6 @@ from watchkeeper.instrument.registry import MetricFamily, Registry, Sample
 
 __all__ = [
     "ensure_loop_monitor",
-    "loop_monitor_state",
     "prometheus_client_collector",
     "system_collector",
 ]
@@ -104,11 +103,6 @@ class _LoopMonitor:
 
 
 _monitor = _LoopMonitor()
-
-
-def loop_monitor_state() -> _LoopMonitor:
-    """The monitor's state; the middleware compares ``.loop`` with the running loop."""
-    return _monitor
 
 
 def ensure_loop_monitor(registry: Registry) -> None:
