@@ -14,8 +14,6 @@ import math
 import os
 import shutil
 import socket
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Container
 from importlib import import_module
 from time import perf_counter
@@ -208,6 +206,11 @@ def http(
     request_headers = dict(headers or {})
 
     def http_check() -> None:
+        # Imported here: urllib.request pulls in http.client and email (~30 ms), a
+        # cost every service importing watchkeeper would pay for a check few use.
+        import urllib.error
+        import urllib.request
+
         request = urllib.request.Request(url, method=method, headers=request_headers)
         start = perf_counter()
         try:
