@@ -222,3 +222,30 @@ def test_a_fault_in_the_machinery_is_contained(
     response = TestClient(app).get("/ready")
     assert response.status_code == 500
     assert value(registry, "watchkeeper_internal_errors_total", component="health.respond") == 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"health_paths": {"live": "health"}}, "must be a path starting with '/'"),
+        ({"health_paths": {"live": "/x", "ready": "/x"}}, "used twice"),
+        ({"health_paths": {"liveness": "/x"}}, r"unknown key\(s\) \['liveness'\]"),
+        ({"health_paths": {"live": "/metrics"}}, "also the metrics_path"),
+        ({"health_token": ""}, "non-empty"),
+    ],
+)
+def test_bad_health_options_say_what_to_fix(
+    registry: Registry, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(watchkeeper.ConfigurationError, match=message):
+        watchkeeper.instrument(FastAPI(), registry=registry, **kwargs)
+
+
+def test_a_plain_asgi_app_gets_the_probes_too(registry: Registry) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 404, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    client = TestClient(watchkeeper.instrument(app, registry=registry, checks=[boom]))
+    assert client.get("/health").status_code == 200
+    assert client.get("/ready").json() == {"status": "unready", "failing": ["boom"]}
