@@ -217,7 +217,14 @@ class Check:
                 # A sync callable that returned a coroutine (a lambda around an async
                 # client): await it on the caller's loop, where its client lives.
                 home = loop if loop is not None else _executor.background_loop()
-                pending = asyncio.run_coroutine_threadsafe(_awaited(value), home)
+                coroutine = _awaited(value)
+                try:
+                    pending = asyncio.run_coroutine_threadsafe(coroutine, home)
+                except RuntimeError:  # the caller's loop has closed meanwhile
+                    coroutine.close()
+                    if inspect.iscoroutine(value):
+                        value.close()  # never awaited, on purpose: no warning
+                    raise
                 try:
                     value = pending.result(timeout=max(0.0, run.deadline - time.monotonic()))
                 except FutureTimeout:
