@@ -1,0 +1,1 @@
+"""Apps that tests/health runs in real server processes."""
