@@ -61,7 +61,7 @@ def instrument(
     - ``metrics_path``: where the metrics are served (``None`` to not serve them, e.g.
       when another endpoint exposes the registry); ``metrics_token`` /
       ``metrics_basic_auth`` require credentials from scrapers.
-    - ``exclude_paths``: exact paths not measured (the metrics path never is).
+    - ``exclude_paths``: exact paths not measured (the metrics and health paths never are).
     - ``stream_content_types``: response types measured as streams (see README).
     - ``system_metrics``: host CPU/memory/disk via psutil; ``loop_lag``: asyncio lag.
     - ``health``: serve ``/health`` (liveness), ``/ready`` (readiness) and
