@@ -130,8 +130,8 @@ class KubernetesSection(SpecModel):
     namespace: str = "default"
     selector: dict[K8sLabelKey, str] = Field(default_factory=dict)
     port: str = "http"
-    liveness_path: str = "/health/live"
-    readiness_path: str = "/health/ready"
+    liveness_path: str = "/health"  # what watchkeeper.instrument() serves
+    readiness_path: str = "/ready"
     rule_labels: dict[K8sLabelKey, str] = Field(default_factory=dict)
 
 
