@@ -37,3 +37,19 @@ def test_translation_keeps_re2_meaning(
 def test_compatible_patterns_are_untouched() -> None:
     for pattern in ["a.*b", "x|y", "[a-z]+", "(a)(b)", "(?:a)", "(?i:a)b"]:
         assert go_regex(pattern) == pattern
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        (r"\w+", "hello_1", True),
+        (r"\w+", "héllo", False),  # RE2's \w is ASCII
+        (r"\d+", "٣", False),  # an Arabic-Indic digit is no \d in RE2
+        (r"\s", "\u00a0", False),  # nor is a no-break space \s
+        (r"[\w-]+", "a-b_c", True),
+        (r"\W", "é", True),
+        (r"(?i)zürich", "ZÜRICH", True),  # while case folding stays Unicode
+    ],
+)
+def test_perl_classes_are_ascii_like_re2(pattern: str, value: str, matches: bool) -> None:
+    assert (re.fullmatch(go_regex(pattern), value) is not None) is matches

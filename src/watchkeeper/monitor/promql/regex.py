@@ -9,7 +9,10 @@ matchers and ``label_replace``:
   Each flag group becomes a scoped ``(?i:...)`` closed at the end of its group
   (and re-opened after every ``|`` of that group, since RE2 flags cross them);
 - POSIX classes inside brackets (``[[:alpha:]]``) and ``\\z``, ``\\Q...\\E``;
-- ``(?<name>...)`` named groups (Python needs ``(?P<name>...)``).
+- ``(?<name>...)`` named groups (Python needs ``(?P<name>...)``);
+- ``\\w \\d \\s`` and their negations are ASCII-only in RE2 and Unicode in Python:
+  they become explicit ASCII classes. (Python's ``re.ASCII`` flag would do that too,
+  but it would also make ``(?i)`` ASCII-only, and RE2 folds case in Unicode.)
 """
 
 from __future__ import annotations
@@ -19,6 +22,17 @@ import re
 __all__ = ["go_regex"]
 
 _FLAG_GROUP = re.compile(r"\(\?([imsU-]+)\)")
+
+# RE2's Perl classes, outside and inside a bracket expression.
+_PERL_CLASSES = {
+    "w": "[0-9A-Za-z_]",
+    "W": "[^0-9A-Za-z_]",
+    "d": "[0-9]",
+    "D": "[^0-9]",
+    "s": "[\\t\\n\\f\\r ]",
+    "S": "[^\\t\\n\\f\\r ]",
+}
+_PERL_IN_CLASS = {"w": "0-9A-Za-z_", "d": "0-9", "s": "\\t\\n\\f\\r "}
 
 _POSIX = {
     "alnum": "0-9A-Za-z",
@@ -40,7 +54,7 @@ _POSIX = {
 
 def go_regex(pattern: str) -> str:
     """An equivalent Python pattern for an RE2 ``pattern`` (unchanged when already compatible)."""
-    if not any(tok in pattern for tok in ("(?", "[:", "\\z", "\\Q")):
+    if not any(tok in pattern for tok in ("(?", "[:", "\\")):
         return pattern
     out: list[str] = []
     # Per open group: the flag strings opened inside it (closed when it closes).
@@ -52,6 +66,9 @@ def go_regex(pattern: str) -> str:
             nxt = pattern[i + 1 : i + 2]
             if nxt == "z":
                 out.append("\\Z")
+                i += 2
+            elif nxt in _PERL_CLASSES:
+                out.append(_PERL_CLASSES[nxt])
                 i += 2
             elif nxt == "Q":
                 end = pattern.find("\\E", i + 2)
@@ -108,7 +125,9 @@ def _char_class(pattern: str, start: int, out: list[str]) -> int:
     while i < n:
         c = pattern[i]
         if c == "\\":
-            out.append(pattern[i : i + 2])
+            nxt = pattern[i + 1 : i + 2]
+            # \W \D \S inside a class stay Unicode (rare; no simple ASCII spelling)
+            out.append(_PERL_IN_CLASS.get(nxt) or pattern[i : i + 2])
             i += 2
             continue
         if c == "[" and pattern.startswith("[:", i):
