@@ -25,6 +25,7 @@ from typing import Any
 from watchkeeper.instrument import faults, runtime
 from watchkeeper.instrument._semconv import KNOWN_METHODS, OTHER_METHOD
 from watchkeeper.instrument.config import Instrumentation
+from watchkeeper.instrument.http import WAKE_FOLDER_AT
 
 __all__ = ["ASGIApp", "WatchkeeperMiddleware"]
 
@@ -92,6 +93,8 @@ class WatchkeeperMiddleware:
         if wk.loop_lag and not self._lag_started:
             self._start_loop_monitor()
         route_of = wk.route_of
+        pending = http.pending
+        pending_append = pending.append
         stream_prefixes = self.stream_prefixes
         status = 0
         received = 0
@@ -100,21 +103,6 @@ class WatchkeeperMiddleware:
         recorded = False
         completing = False  # the last chunk is on its way: a disconnect now is not early
         stream_start = 0.0
-
-        def finish(error_type: str) -> None:
-            nonlocal recorded
-            recorded = True
-            try:
-                end = perf_counter()
-                inflight.pop()
-                route = wk.route_of(scope)
-                if stream_start:
-                    http.record_stream(method, route, end - start)
-                    return
-                code = 499 if disconnected else (status or 500)
-                http.record(method, route, code, error_type, end - start, received, sent)
-            except Exception as exc:
-                faults.report("asgi.record", exc, wk.registry)
 
         async def wrapped_receive() -> Message:
             nonlocal received, disconnected
@@ -144,11 +132,13 @@ class WatchkeeperMiddleware:
                             inflight.pop()
                             if stream_start:
                                 http.record_stream(method, route_of(scope), perf_counter() - start)
-                            else:
-                                http.record(
+                            else:  # HTTPMetrics.record, inlined: one tuple appended
+                                pending_append((
                                     method, route_of(scope), 499 if disconnected else status, "",
                                     perf_counter() - start, received, sent,
-                                )  # fmt: skip
+                                ))  # fmt: skip
+                                if len(pending) > WAKE_FOLDER_AT:
+                                    http.backlog()
                         except Exception as exc:
                             faults.report("asgi.record", exc, wk.registry)
                     return
@@ -173,17 +163,49 @@ class WatchkeeperMiddleware:
 
         try:
             await self.app(scope, wrapped_receive, wrapped_send)
-        except asyncio.CancelledError:
-            if not recorded:
-                disconnected = True
-                finish("CancelledError")
-            raise
         except BaseException as exc:
             if not recorded:
-                finish(type(exc).__qualname__)
+                recorded = True
+                cancelled = isinstance(exc, asyncio.CancelledError)
+                self._finish_abnormally(
+                    scope, method, inflight, start, status, received, sent, stream_start,
+                    disconnected or cancelled, type(exc).__qualname__,
+                )  # fmt: skip
             raise
         if not recorded:  # the app returned without completing its response
-            finish("")
+            recorded = True
+            self._finish_abnormally(
+                scope, method, inflight, start, status, received, sent, stream_start,
+                disconnected, "",
+            )  # fmt: skip
+
+    def _finish_abnormally(
+        self,
+        scope: Scope,
+        method: str,
+        inflight: list[None],
+        start: float,
+        status: int,
+        received: int,
+        sent: int,
+        stream_start: float,
+        disconnected: bool,
+        error_type: str,
+    ) -> None:
+        """Record a request that did not end with its last chunk: raised, cancelled,
+        or returned early. A method, not a closure: most requests never need it."""
+        try:
+            end = perf_counter()
+            inflight.pop()
+            wk = self.wk
+            route = wk.route_of(scope)
+            if stream_start:
+                wk.http.record_stream(method, route, end - start)
+                return
+            code = 499 if disconnected else (status or 500)
+            wk.http.record(method, route, code, error_type, end - start, received, sent)
+        except Exception as exc:
+            faults.report("asgi.record", exc, self.wk.registry)
 
     def _start_loop_monitor(self) -> None:
         # Once per middleware: a server runs one event loop for its life.

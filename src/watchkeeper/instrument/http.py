@@ -63,7 +63,7 @@ class HTTPMetrics:
 
         self.registry = registry
         self._folder_pid = 0
-        self._pending: deque[tuple[str, str, int, str, float, int, int]] = deque()
+        self.pending: deque[tuple[str, str, int, str, float, int, int]] = deque()
         self._inflight: dict[str, list[None]] = {}
         registry.add_pre_collect(self.fold)
         self._by_key: dict[
@@ -102,19 +102,19 @@ class HTTPMetrics:
     ) -> None:
         """One finished request. Deferred: a tuple appended now (atomic, ~0.1 µs),
         folded into the histograms before the next render or snapshot."""
-        pending = self._pending
+        pending = self.pending
         pending.append((method, route, status, error_type, duration, request_bytes, response_bytes))
         if len(pending) > WAKE_FOLDER_AT:
-            self._backlog()
+            self.backlog()
 
-    def _backlog(self) -> None:
+    def backlog(self) -> None:
         # Rare path: observations pile up between scrapes. A background thread folds
         # them every FOLD_INTERVAL_S, so no request pays for a big fold (10k pending
         # hold the GIL ~8 ms); inline folding is only the backstop that bounds memory.
         if self._folder_pid != os.getpid():  # none yet, or we are a forked child
             self._folder_pid = os.getpid()
             threading.Thread(target=self._fold_loop, name="watchkeeper-fold", daemon=True).start()
-        if len(self._pending) > FOLD_AT:
+        if len(self.pending) > FOLD_AT:
             self.fold()
 
     def _fold_loop(self) -> None:
@@ -128,7 +128,7 @@ class HTTPMetrics:
 
     def fold(self) -> None:
         """Move pending observations into the histograms and refresh in-flight counts."""
-        pending = self._pending
+        pending = self.pending
         by_key = self._by_key
         with UPDATE_LOCK:
             for _ in range(len(pending)):
