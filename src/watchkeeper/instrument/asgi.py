@@ -43,6 +43,15 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
+async def _send_response(
+    scope: Scope, send: Send, status: int, headers: list[tuple[str, str]], body: bytes
+) -> None:
+    """Answer with a response watchkeeper made itself (metrics, health)."""
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
+
+
 class WatchkeeperMiddleware:
     """``WatchkeeperMiddleware(app, instrumentation=...)``: add it outermost."""
 
@@ -241,11 +250,7 @@ class WatchkeeperMiddleware:
         except Exception as exc:
             faults.report("health.respond", exc, self.wk.registry)
             status, headers, body = 500, [("content-type", "text/plain")], b"health unavailable\n"
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send(
-            {"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""}
-        )
+        await _send_response(scope, send, status, headers, body)
 
     async def _serve_metrics(self, scope: Scope, send: Send) -> None:
         try:
@@ -257,8 +262,4 @@ class WatchkeeperMiddleware:
         except Exception as exc:
             faults.report("metrics.render", exc, self.wk.registry)
             status, headers, body = 500, [("content-type", "text/plain")], b"metrics unavailable\n"
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send(
-            {"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""}
-        )
+        await _send_response(scope, send, status, headers, body)

@@ -138,6 +138,18 @@ class _Body:
                 self._request.finish("", status=499)
 
 
+def _respond(
+    environ: Environ,
+    start_response: StartResponse,
+    status: int,
+    headers: list[tuple[str, str]],
+    body: bytes,
+) -> Iterable[bytes]:
+    """Answer with a response watchkeeper made itself (metrics, health)."""
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+    return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
+
+
 class WSGIMiddleware:
     """``app.wsgi_app = WSGIMiddleware(app.wsgi_app, instrumentation=...)``."""
 
@@ -206,8 +218,7 @@ class WSGIMiddleware:
         except Exception as exc:
             faults.report("health.respond", exc, self.wk.registry)
             status, headers, body = 500, [("content-type", "text/plain")], b"health unavailable\n"
-        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
-        return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
+        return _respond(environ, start_response, status, headers, body)
 
     def _serve_metrics(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         try:
@@ -219,6 +230,4 @@ class WSGIMiddleware:
         except Exception as exc:
             faults.report("metrics.render", exc, self.wk.registry)
             status, headers, body = 500, [("content-type", "text/plain")], b"metrics unavailable\n"
-        reason = {200: "OK", 401: "Unauthorized", 500: "Internal Server Error"}[status]
-        start_response(f"{status} {reason}", headers)
-        return [body] if environ.get("REQUEST_METHOD") != "HEAD" else [b""]
+        return _respond(environ, start_response, status, headers, body)
