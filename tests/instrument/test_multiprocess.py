@@ -134,13 +134,19 @@ def test_gunicorn_four_workers_totals_restarts_and_bounded_files(
         _wait_for_total(base, "/work/{n}" if "fastapi" in app else "/work/<int:n>", 300, seen)
         route = "/work/{n}" if "fastapi" in app else "/work/<int:n>"
 
-        # per-worker process metrics, one series per live worker
-        text = httpx.get(f"{base}/metrics", timeout=5).text
-        pids = {
-            dict(labels)["pid"]
-            for (name, labels), _ in parse(text).items()
-            if name == "process_resident_memory_bytes"
-        }
+        # per-worker process metrics, one series per live worker (a worker that has
+        # served nothing shows up with its first snapshot, within about a second)
+        deadline = time.monotonic() + 15
+        while True:
+            text = httpx.get(f"{base}/metrics", timeout=5).text
+            pids = {
+                dict(labels)["pid"]
+                for (name, labels), _ in parse(text).items()
+                if name == "process_resident_memory_bytes"
+            }
+            if len(pids) >= 4 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
         assert len(pids) == 4
 
         # restart every worker gracefully, twice: totals persist, files stay bounded
