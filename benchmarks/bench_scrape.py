@@ -36,26 +36,12 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from benchmarks._common import machine, median, table, verdict
+from watchkeeper.instrument._semconv import DURATION_BUCKETS
 from watchkeeper.monitor.scrape import Parser, TargetConfig, TargetScraper, parse_series
 from watchkeeper.monitor.storage import open_storage
 
-BUCKETS = [
-    "0.005",
-    "0.01",
-    "0.025",
-    "0.05",
-    "0.075",
-    "0.1",
-    "0.25",
-    "0.5",
-    "0.75",
-    "1",
-    "2.5",
-    "5",
-    "7.5",
-    "10",
-    "+Inf",
-]
+# The SDK's own request-duration buckets, spelled as Go clients spell le values.
+BUCKETS = [f"{b:g}" for b in DURATION_BUCKETS] + ["+Inf"]
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 

@@ -34,7 +34,7 @@ from watchkeeper.monitor.model import Labels, Matcher, SeriesData
 from watchkeeper.monitor.storage.block import DecodedCache
 from watchkeeper.monitor.storage.blockset import BlockSet
 from watchkeeper.monitor.storage.compact import groups_from_head
-from watchkeeper.monitor.storage.head import Head
+from watchkeeper.monitor.storage.head import Head, HeadSnapshot
 from watchkeeper.monitor.storage.read import has_samples, read_series
 from watchkeeper.monitor.storage.series import SeriesRegistry
 from watchkeeper.monitor.storage.wal import SeriesLog, Wal
@@ -348,10 +348,7 @@ class TSDB:
         with self._lock:
             self._check_open()
             sids = self._registry.matching(matchers)
-            head = self._head
-            snap = None
-            if head.samples and head.mint <= maxt_ms and head.maxt >= mint_ms:
-                snap = head.snapshot()
+            snap = self._head_snapshot(mint_ms, maxt_ms)
             found = read_series(self._blocks.blocks, snap, sids, mint_ms, maxt_ms)
             label_set = self._registry.label_set
             result = [
@@ -362,6 +359,13 @@ class TSDB:
         result.sort(key=lambda s: s.labels)
         return iter(result)
 
+    def _head_snapshot(self, mint_ms: int, maxt_ms: int) -> HeadSnapshot | None:
+        """The head's samples when they overlap [mint_ms, maxt_ms], else None (lock held)."""
+        head = self._head
+        if head.samples and head.mint <= maxt_ms and head.maxt >= mint_ms:
+            return head.snapshot()
+        return None
+
     def series(self, matchers: Sequence[Matcher], mint_ms: int, maxt_ms: int) -> list[Labels]:
         """Label sets of the matching series with samples in [mint_ms, maxt_ms], sorted.
 
@@ -371,10 +375,7 @@ class TSDB:
         with self._lock:
             self._check_open()
             sids = self._registry.matching(matchers)
-            head = self._head
-            snap = None
-            if head.samples and head.mint <= maxt_ms and head.maxt >= mint_ms:
-                snap = head.snapshot()
+            snap = self._head_snapshot(mint_ms, maxt_ms)
             found = has_samples(self._blocks.blocks, snap, sids, mint_ms, maxt_ms)
             label_set = self._registry.label_set
             return sorted(label_set(sid) for sid, ok in zip(sids, found, strict=True) if ok)
