@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -25,6 +25,8 @@ import numpy.typing as npt
 
 __all__ = [
     "STALE_NAN",
+    "Alert",
+    "NotifyFunc",
     "STALE_NAN_BITS",
     "Appendable",
     "Labels",
@@ -146,3 +148,29 @@ class Queryable(Protocol):
     def label_values(self, name: str, matchers: Sequence[Matcher] = ()) -> list[str]:
         """Sorted distinct values of label ``name`` among the matching series."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One alert as the rules engine hands it to the notifier.
+
+    The same fields as Prometheus' notifier.Alert (and Alertmanager's postable alert):
+    a firing alert has ``ends_at_ms`` in the future (Prometheus sends now + 4 ×
+    the resend delay, so a notifier that stops hearing about it resolves it); a
+    resolved one has ``ends_at_ms`` at or before now. Timestamps are int
+    milliseconds since the epoch, like everything in this module.
+    """
+
+    labels: Labels  # canonical: sorted, includes "alertname"
+    annotations: tuple[tuple[str, str], ...]
+    starts_at_ms: int
+    ends_at_ms: int
+    generator_url: str = ""
+
+    def resolved_at(self, now_ms: int) -> bool:
+        return self.ends_at_ms <= now_ms
+
+
+# How the rules engine reaches the notifier (wired in server.py): each call carries
+# every alert that is due to be (re)sent at this evaluation.
+NotifyFunc = Callable[[Sequence[Alert]], None]
