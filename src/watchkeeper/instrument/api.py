@@ -25,6 +25,9 @@ from watchkeeper.instrument._semconv import STREAM_CONTENT_TYPES, UNMATCHED_ROUT
 from watchkeeper.instrument.asgi import WatchkeeperMiddleware
 from watchkeeper.instrument.config import Instrumentation
 from watchkeeper.instrument.endpoint import MetricsAuth, MetricsEndpoint
+from watchkeeper.instrument.errors import ExceptionHook
+from watchkeeper.instrument.errors import tracker as errors_tracker
+from watchkeeper.instrument.hooks import RequestHook
 from watchkeeper.instrument.http import HTTPMetrics
 from watchkeeper.instrument.registry import REGISTRY, Registry
 from watchkeeper.instrument.routes import StarletteRoutes
@@ -53,6 +56,8 @@ def instrument(
     checks: Sequence[Check | Callable[[], Any]] = (),
     health_paths: HealthPaths | Mapping[str, str | None] | None = None,
     health_token: str | None = None,
+    track_exceptions: bool = True,
+    hooks: Sequence[RequestHook] = (),
 ) -> A:
     """Instrument ``app`` and return the app to serve.
 
@@ -68,6 +73,9 @@ def instrument(
       ``/health/detailed`` over ``checks`` plus the process-wide ones
       (``watchkeeper.health.check``); ``health_paths`` moves or drops them,
       ``health_token`` protects the detailed report. See docs/health.md.
+    - ``track_exceptions``: count, fingerprint and log unhandled exceptions
+      (``watchkeeper_exceptions_total``); see instrument/errors.py.
+    - ``hooks``: your own request hooks (instrument/hooks.py), run after the built-in ones.
 
     Calling it twice on the same app changes nothing and warns.
     """
@@ -103,8 +111,17 @@ def instrument(
         loop_lag=loop_lag,
         health=endpoints,
     )
+    wk.hooks = (*_builtin_hooks(wk, track_exceptions=track_exceptions), *hooks)
     _register_process_metrics(reg, name, version, system_metrics)
     return _attach(app, wk)
+
+
+def _builtin_hooks(wk: Instrumentation, *, track_exceptions: bool) -> list[RequestHook]:
+    """The request hooks instrument() installs, in the order they begin."""
+    built: list[RequestHook] = []
+    if track_exceptions:
+        built.append(ExceptionHook(errors_tracker(wk.registry)))
+    return built
 
 
 def _health_endpoints(
@@ -196,6 +213,7 @@ def _attach(app: A, wk: Instrumentation) -> A:
         return app
     if _is(target, "flask.app", "Flask"):
         wk.on_start_response = _flask_route_at_start_response
+        _keep_flask_errors(target)
         target.wsgi_app = WSGIMiddleware(target.wsgi_app, instrumentation=wk)
         target.__watchkeeper__ = wk
         return app
@@ -232,8 +250,39 @@ def _flask_route_at_start_response(environ: dict[str, Any]) -> None:
         environ["watchkeeper.route"] = rule.rule
 
 
+def _keep_flask_errors(app: Any) -> None:
+    """Flask answers an unhandled exception with a 500 itself: keep the exception."""
+    from flask import got_request_exception
+
+    got_request_exception.connect(_stash_flask_error, app)
+
+
+def _stash_flask_error(sender: Any, exception: BaseException, **extra: Any) -> None:
+    from flask import request
+
+    try:
+        request.environ["watchkeeper.error"] = exception
+    except Exception:  # never let error tracking break Flask's own error handling
+        pass
+
+
+def _stash_django_error(sender: Any, request: Any = None, **extra: Any) -> None:
+    # Django turns an unhandled exception into a 500 itself and tells only this signal.
+    try:
+        target = getattr(request, "scope", None)
+        if target is None:
+            target = request.META
+        target["watchkeeper.error"] = sys.exc_info()[1]
+    except Exception:
+        pass
+
+
 def _patch_django(handler: Any, method: str) -> None:
-    """Have Django's handler leave the matched URL pattern where our middleware looks."""
+    """Have Django's handler leave the matched URL pattern (and any exception it
+    handled) where our middleware looks."""
+    from django.core.signals import got_request_exception
+
+    got_request_exception.connect(_stash_django_error, dispatch_uid="watchkeeper.error")
     original = getattr(handler, method)
 
     def stash(request: Any) -> None:

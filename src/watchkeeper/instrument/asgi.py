@@ -25,6 +25,13 @@ from typing import Any
 from watchkeeper.instrument import faults, runtime
 from watchkeeper.instrument._semconv import KNOWN_METHODS, OTHER_METHOD
 from watchkeeper.instrument.config import Instrumentation
+from watchkeeper.instrument.hooks import (
+    ASGIRequestInfo,
+    RequestEnd,
+    Started,
+    begin_hooks,
+    end_hooks,
+)
 from watchkeeper.instrument.http import WAKE_FOLDER_AT
 
 __all__ = ["ASGIApp", "WatchkeeperMiddleware"]
@@ -41,6 +48,13 @@ def _header(scope: Scope, name: bytes) -> str:
         if key == name:
             return bytes(value).decode("latin-1")
     return ""
+
+
+def _handled_error(scope: Scope) -> str:
+    # A framework that turns exceptions into 500s itself (Django) leaves the
+    # exception here through its signal (api.py), so error_type is not lost.
+    error = scope.get("watchkeeper.error")
+    return type(error).__qualname__ if error is not None else ""
 
 
 async def _send_response(
@@ -69,6 +83,7 @@ class WatchkeeperMiddleware:
         if self.metrics_path is not None:
             self.intercepted[self.metrics_path] = self._serve_metrics
         self.exclude_paths = instrumentation.exclude_paths
+        self.hooks = instrumentation.hooks
         self._lag_started = False
         self.stream_prefixes = tuple(
             t.encode("latin-1") for t in instrumentation.stream_content_types
@@ -112,6 +127,9 @@ class WatchkeeperMiddleware:
         recorded = False
         completing = False  # the last chunk is on its way: a disconnect now is not early
         stream_start = 0.0
+        started: Started | None = None
+        if self.hooks:  # request ids, spans, error tracking: only when installed
+            started, send = self._begin_hooks(scope, method, path, send)
 
         async def wrapped_receive() -> Message:
             nonlocal received, disconnected
@@ -143,7 +161,8 @@ class WatchkeeperMiddleware:
                                 http.record_stream(method, route_of(scope), perf_counter() - start)
                             else:  # HTTPMetrics.record, inlined: one tuple appended
                                 pending_append((
-                                    method, route_of(scope), 499 if disconnected else status, "",
+                                    method, route_of(scope), 499 if disconnected else status,
+                                    _handled_error(scope) if status >= 500 else "",
                                     perf_counter() - start, received, sent,
                                 ))  # fmt: skip
                                 if len(pending) > WAKE_FOLDER_AT:
@@ -180,6 +199,8 @@ class WatchkeeperMiddleware:
                     scope, method, inflight, start, status, received, sent, stream_start,
                     disconnected or cancelled, type(exc).__qualname__,
                 )  # fmt: skip
+            if started is not None:
+                self._end_hooks(started, scope, start, status, exc, received, sent, disconnected)
             raise
         if not recorded:  # the app returned without completing its response
             recorded = True
@@ -187,6 +208,54 @@ class WatchkeeperMiddleware:
                 scope, method, inflight, start, status, received, sent, stream_start,
                 disconnected, "",
             )  # fmt: skip
+        if started is not None:
+            self._end_hooks(started, scope, start, status, None, received, sent, disconnected)
+
+    def _begin_hooks(
+        self, scope: Scope, method: str, path: str, send: Send
+    ) -> tuple[Started, Send]:
+        """Begin the request hooks; the returned send adds their response headers."""
+        started = begin_hooks(self.hooks, ASGIRequestInfo(method, path, scope), self.wk.registry)
+        extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in started.headers]
+
+        async def hooked_send(message: Message) -> None:
+            mtype = message.get("type")
+            if mtype == "http.response.start":
+                if extra:
+                    headers = list(message.get("headers") or ())
+                    present = {bytes(k).lower() for k, _ in headers}
+                    # The app's own value wins (it may set X-Request-ID itself).
+                    headers.extend(h for h in extra if h[0] not in present)
+                    message["headers"] = headers
+            elif mtype == "http.response.body" and not message.get("more_body"):
+                started.last_byte_at = perf_counter()
+            await send(message)
+
+        return started, hooked_send
+
+    def _end_hooks(
+        self,
+        started: Started,
+        scope: Scope,
+        start: float,
+        status: int,
+        error: BaseException | None,
+        received: int,
+        sent: int,
+        disconnected: bool,
+    ) -> None:
+        try:
+            end = started.last_byte_at or perf_counter()
+            if error is None:
+                error = scope.get("watchkeeper.error")
+            gone = disconnected or isinstance(error, asyncio.CancelledError)
+            code = 499 if gone else (status or 500)
+            route = self.wk.route_of(scope)
+            outcome = RequestEnd(route, code, error, end - start, received, sent)
+        except Exception as exc:
+            faults.report("hooks.end", exc, self.wk.registry)
+            return
+        end_hooks(started, outcome, self.wk.registry)
 
     def _finish_abnormally(
         self,

@@ -14,6 +14,7 @@ from watchkeeper.instrument.routes import generic_route
 
 if TYPE_CHECKING:  # health imports instrument: no import cycle at run time
     from watchkeeper.health.endpoints import HealthEndpoints
+    from watchkeeper.instrument.hooks import RequestHook
 
 __all__ = ["Instrumentation"]
 
@@ -36,3 +37,6 @@ class Instrumentation:
     on_start_response: Callable[[dict[str, Any]], None] | None = None
     # The probe endpoints (/health, /ready, /health/detailed); None when disabled.
     health: HealthEndpoints | None = None
+    # Per-request work inside the request's context (request ids, spans, error
+    # tracking), begun in order and ended in reverse; see hooks.py.
+    hooks: tuple[RequestHook, ...] = ()

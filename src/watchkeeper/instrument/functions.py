@@ -1,8 +1,9 @@
 """``@watchkeeper.measured``: calls, errors, duration and in-flight count of a function.
 
 Works on sync and async functions; the function's own exceptions pass through
-unchanged. With ``slow=seconds`` a call that takes longer logs a warning with its
-duration (the guides' slow-query log), at most once per second per function.
+unchanged, after error tracking (errors.py) counted and logged them. With
+``slow=seconds`` a call that takes longer logs a warning with its duration (the
+guides' slow-query log), at most once per second per function.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from watchkeeper.instrument import faults
 from watchkeeper.instrument._semconv import DURATION_BUCKETS
+from watchkeeper.instrument.errors import is_app_error, tracker
 from watchkeeper.instrument.metrics import UPDATE_LOCK
 from watchkeeper.instrument.registry import REGISTRY, Registry
 
@@ -52,6 +54,7 @@ class _Measure:
         self.duration = duration.labels(self.function, self.module)
         self.in_flight = in_flight.labels(self.function, self.module)
         self.registry = reg
+        self.errors = tracker(reg)
 
     def start(self) -> None:
         try:
@@ -59,6 +62,10 @@ class _Measure:
                 self.in_flight.value += 1
         except Exception as exc:  # pragma: no cover - defensive
             faults.report("measured", exc, self.registry)
+
+    def failed(self, exc: BaseException) -> None:
+        if is_app_error(exc):
+            self.errors.track(exc, function=self.function)
 
     def end(self, started: float, failed: bool) -> None:
         try:
@@ -114,6 +121,9 @@ def measured(
                     result = await func(*args, **kwargs)
                     failed = False
                     return result
+                except BaseException as exc:
+                    m.failed(exc)
+                    raise
                 finally:
                     m.end(started, failed)
 
@@ -128,6 +138,9 @@ def measured(
                 result = func(*args, **kwargs)
                 failed = False
                 return result
+            except BaseException as exc:
+                m.failed(exc)
+                raise
             finally:
                 m.end(started, failed)
 

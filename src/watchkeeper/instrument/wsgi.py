@@ -17,6 +17,13 @@ from typing import Any
 from watchkeeper.instrument import faults
 from watchkeeper.instrument._semconv import KNOWN_METHODS, OTHER_METHOD
 from watchkeeper.instrument.config import Instrumentation
+from watchkeeper.instrument.hooks import (
+    RequestEnd,
+    Started,
+    WSGIRequestInfo,
+    begin_hooks,
+    end_hooks,
+)
 
 __all__ = ["WSGIApp", "WSGIMiddleware"]
 
@@ -75,6 +82,7 @@ class _Request:
         "mw",
         "response_bytes",
         "start",
+        "started",
         "status",
     )
 
@@ -88,22 +96,33 @@ class _Request:
         self.response_bytes = 0
         self.done = False
         self.body: _CountingInput | None = None
+        self.started: Started | None = None
 
-    def finish(self, error_type: str, status: int | None = None) -> None:
+    def finish(self, error: BaseException | None, status: int | None = None) -> None:
         if self.done:
             return
         self.done = True
+        wk = self.mw.wk
         try:
             self.inflight.pop()
-            wk = self.mw.wk
+            if error is None:
+                # Flask and Django turn an exception into a 500 themselves; their
+                # exception signal left it here (api.py) so it is not lost.
+                error = self.environ.get("watchkeeper.error")
             code = status if status is not None else (self.status or 500)
             request_bytes = self.body.count if self.body is not None else 0
+            route = wk.route_of(self.environ)
+            duration = perf_counter() - self.start
+            error_type = type(error).__qualname__ if error is not None else ""
             wk.http.record(
-                self.method, wk.route_of(self.environ), code, error_type,
-                perf_counter() - self.start, request_bytes, self.response_bytes,
-            )  # fmt: skip
+                self.method, route, code, error_type, duration, request_bytes, self.response_bytes
+            )
         except Exception as exc:
-            faults.report("wsgi.record", exc, self.mw.wk.registry)
+            faults.report("wsgi.record", exc, wk.registry)
+            return
+        if self.started is not None:
+            outcome = RequestEnd(route, code, error, duration, request_bytes, self.response_bytes)
+            end_hooks(self.started, outcome, wk.registry)
 
 
 class _Body:
@@ -123,10 +142,10 @@ class _Body:
         except GeneratorExit:
             raise
         except BaseException as exc:
-            request.finish(type(exc).__qualname__)
+            request.finish(exc)
             raise
         self._exhausted = True
-        request.finish("")
+        request.finish(None)
 
     def close(self) -> None:
         try:
@@ -135,7 +154,7 @@ class _Body:
                 close()
         finally:
             if not self._exhausted:
-                self._request.finish("", status=499)
+                self._request.finish(None, status=499)
 
 
 def _respond(
@@ -160,6 +179,7 @@ class WSGIMiddleware:
         self.inflight: dict[str, list[None]] = {}
         # Paths answered by watchkeeper itself, never measured: one lookup on the hot path.
         self.intercepted: dict[str, Callable[[Environ, StartResponse], Iterable[bytes]]] = {}
+        self.hooks = instrumentation.hooks
         if instrumentation.health is not None:
             for health_path in instrumentation.health.paths.all():
                 self.intercepted[health_path] = self._serve_health
@@ -189,12 +209,22 @@ class WSGIMiddleware:
             faults.report("wsgi.input", exc, wk.registry)
 
         on_start = wk.on_start_response
+        extra: list[tuple[str, str]] = []
+        if self.hooks:  # request ids, spans, error tracking: only when installed
+            started = request.started = begin_hooks(
+                self.hooks, WSGIRequestInfo(method, path, environ), wk.registry
+            )
+            extra = started.headers
 
         def wrapped_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
             try:
                 request.status = int(status[:3])
                 if on_start is not None:
                     on_start(environ)
+                if extra:
+                    present = {str(k).lower() for k, _ in headers}
+                    # The app's own value wins (it may set X-Request-ID itself).
+                    headers = [*headers, *(h for h in extra if h[0].lower() not in present)]
             except Exception as exc:
                 faults.report("wsgi.status", exc, wk.registry)
             return start_response(status, headers, exc_info)
@@ -202,7 +232,7 @@ class WSGIMiddleware:
         try:
             result = self.app(environ, wrapped_start_response)
         except BaseException as exc:
-            request.finish(type(exc).__qualname__)
+            request.finish(exc)
             raise
         return _Body(result, request)
 

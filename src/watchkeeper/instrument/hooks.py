@@ -1,0 +1,197 @@
+"""Request hooks: per-request work that lives inside the request's context.
+
+The HTTP middlewares measure every request; hooks add what needs the request's
+own context around the app: a request id bound for every log line, a server span
+made current, exceptions tracked with the request's route. A hook is three plain
+callables (the structlog habit: extension points are functions, not frameworks):
+
+- ``begin(request) -> state`` runs before the app, in the request's context (set
+  contextvars here; they are visible to the app, its threads started with
+  ``copy_context`` and its background tasks);
+- ``response_headers(state)`` adds headers to the response head;
+- ``end(state, outcome)`` runs after the app returned or raised (background tasks
+  included), hooks in reverse order of ``begin``, so the last to begin ends first.
+
+Hooks cost nothing when none are installed: the middleware checks one attribute.
+Every call is guarded: a faulty hook is reported and skipped, the request goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from watchkeeper.instrument import faults
+from watchkeeper.instrument.registry import Registry
+
+__all__ = [
+    "ASGIRequestInfo",
+    "RequestEnd",
+    "RequestHook",
+    "RequestInfo",
+    "Started",
+    "WSGIRequestInfo",
+    "begin_hooks",
+    "end_hooks",
+]
+
+
+class RequestInfo:
+    """What a hook may read about the request, the same for ASGI and WSGI."""
+
+    __slots__ = ("method", "path", "raw")
+
+    def __init__(self, method: str, path: str, raw: MutableMapping[str, Any]) -> None:
+        self.method = method
+        self.path = path
+        # The ASGI scope or WSGI environ, for framework-aware hooks; treat as read-only.
+        self.raw = raw
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (lowercase), or None."""
+        raise NotImplementedError
+
+    @property
+    def scheme(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def query_string(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def http_version(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        raise NotImplementedError
+
+    @property
+    def server(self) -> tuple[str, int] | None:
+        raise NotImplementedError
+
+
+class ASGIRequestInfo(RequestInfo):
+    __slots__ = ()
+
+    def header(self, name: str) -> str | None:
+        key = name.encode("latin-1")
+        for k, v in self.raw.get("headers") or ():
+            if k == key:
+                return bytes(v).decode("latin-1")
+        return None
+
+    @property
+    def scheme(self) -> str:
+        return str(self.raw.get("scheme") or "http")
+
+    @property
+    def query_string(self) -> str:
+        return bytes(self.raw.get("query_string") or b"").decode("latin-1")
+
+    @property
+    def http_version(self) -> str:
+        return str(self.raw.get("http_version") or "1.1")
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        client = self.raw.get("client")
+        return (str(client[0]), int(client[1])) if client else None
+
+    @property
+    def server(self) -> tuple[str, int] | None:
+        server = self.raw.get("server")
+        return (str(server[0]), int(server[1] or 0)) if server else None
+
+
+class WSGIRequestInfo(RequestInfo):
+    __slots__ = ()
+
+    def header(self, name: str) -> str | None:
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        value = self.raw.get(key)
+        return None if value is None else str(value)
+
+    @property
+    def scheme(self) -> str:
+        return str(self.raw.get("wsgi.url_scheme") or "http")
+
+    @property
+    def query_string(self) -> str:
+        return str(self.raw.get("QUERY_STRING") or "")
+
+    @property
+    def http_version(self) -> str:
+        protocol = str(self.raw.get("SERVER_PROTOCOL") or "HTTP/1.1")
+        return protocol.partition("/")[2] or "1.1"
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        host = self.raw.get("REMOTE_ADDR")
+        if not host:
+            return None
+        port = str(self.raw.get("REMOTE_PORT") or "0")
+        return str(host), int(port) if port.isdigit() else 0
+
+    @property
+    def server(self) -> tuple[str, int] | None:
+        host = self.raw.get("SERVER_NAME")
+        if not host:
+            return None
+        port = str(self.raw.get("SERVER_PORT") or "0")
+        return str(host), int(port) if port.isdigit() else 0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEnd:
+    """How the request ended, as the metrics recorded it."""
+
+    route: str
+    status: int  # 499 for a client that went away, 500 for an exception before a response
+    error: BaseException | None  # the exception the app raised, if it did
+    duration_s: float  # from the request's start to its last response byte (or the error)
+    request_bytes: int
+    response_bytes: int
+
+
+class RequestHook(Protocol):
+    def begin(self, request: RequestInfo) -> Any: ...
+
+    def response_headers(self, state: Any) -> Sequence[tuple[str, str]]: ...
+
+    def end(self, state: Any, outcome: RequestEnd) -> None: ...
+
+
+class Started:
+    """The hooks that began for one request, their states and the headers they add."""
+
+    __slots__ = ("headers", "hooks", "last_byte_at")
+
+    def __init__(self) -> None:
+        self.hooks: list[tuple[RequestHook, Any]] = []
+        self.headers: list[tuple[str, str]] = []
+        self.last_byte_at = 0.0
+
+
+def begin_hooks(hooks: Sequence[RequestHook], request: RequestInfo, registry: Registry) -> Started:
+    started = Started()
+    for hook in hooks:
+        try:
+            state = hook.begin(request)
+            started.hooks.append((hook, state))
+            started.headers.extend(hook.response_headers(state))
+        except Exception as exc:
+            faults.report("hooks.begin", exc, registry)
+    return started
+
+
+def end_hooks(started: Started, outcome: RequestEnd, registry: Registry) -> None:
+    for hook, state in reversed(started.hooks):
+        try:
+            hook.end(state, outcome)
+        except Exception as exc:
+            faults.report("hooks.end", exc, registry)
