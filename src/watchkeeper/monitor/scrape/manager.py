@@ -34,12 +34,14 @@ class ScrapeManager:
         clock: Clock = time.time,
         client: httpx.AsyncClient | None = None,
         offload: bool = True,
+        writer_lock: threading.RLock | None = None,
     ) -> None:
         """``offload``: ingest in worker threads (one at a time), keeping the event loop free
-        for the HTTP API while the store cuts or compacts blocks."""
+        for the HTTP API while the store cuts or compacts blocks. ``writer_lock``: share it
+        with every other writer of ``appendable`` (the probes) so there is one at a time."""
         self._appendable = appendable
         self._offload = offload
-        self._writer_lock = threading.RLock()
+        self._writer_lock = writer_lock if writer_lock is not None else threading.RLock()
         self._clock = clock
         self._client = client
         self._own_client = client is None
