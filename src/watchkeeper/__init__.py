@@ -16,8 +16,9 @@ from watchkeeper.errors import (
     StorageError,
     WatchkeeperError,
 )
-from watchkeeper.instrument import REGISTRY, Registry, measured
+from watchkeeper.instrument import REGISTRY, Registry, cache, measured, queues
 from watchkeeper.instrument.api import instrument
+from watchkeeper.instrument.db import instrument_sqlalchemy, uninstrument_sqlalchemy
 
 __all__ = [
     "REGISTRY",
@@ -28,6 +29,10 @@ __all__ = [
     "StorageError",
     "WatchkeeperError",
     "__version__",
+    "cache",
     "instrument",
+    "instrument_sqlalchemy",
     "measured",
+    "queues",
+    "uninstrument_sqlalchemy",
 ]
