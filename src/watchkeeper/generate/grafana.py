@@ -186,9 +186,9 @@ def _dependencies(spec: ServiceSpec, source: str) -> db.Dashboard:
                 "DB operation p99",
                 "s",
                 (
-                    "histogram_quantile(0.99, sum by (le, db_operation) (rate("
+                    "histogram_quantile(0.99, sum by (le, db_operation_name) (rate("
                     f"{selector('db_client_operation_duration_seconds_bucket', **job)}[5m])))",
-                    "{{db_operation}}",
+                    "{{db_operation_name}}",
                 ),
             )
         )
@@ -196,7 +196,11 @@ def _dependencies(spec: ServiceSpec, source: str) -> db.Dashboard:
             _ts(
                 "DB connections",
                 "none",
-                (f"sum by (state) ({selector('db_client_connections_usage', **job)})", "{{state}}"),
+                (
+                    "sum by (db_client_connection_state) "
+                    f"({selector('db_client_connection_count', **job)})",
+                    "{{db_client_connection_state}}",
+                ),
             )
         )
         .with_panel(
