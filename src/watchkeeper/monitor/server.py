@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from starlette.types import ASGIApp
 
 from watchkeeper.errors import ConfigurationError
 from watchkeeper.monitor.model import Appendable, Queryable
+from watchkeeper.monitor.probe.config import ProbeConfig
 from watchkeeper.monitor.web.api import ApiDeps, QueryEngine, api_routes
 from watchkeeper.monitor.web.auth import TokenAuthMiddleware, generate_token, is_loopback
 from watchkeeper.monitor.web.limits import LimitsMiddleware
@@ -33,6 +35,7 @@ from watchkeeper.monitor.web.metrics import MonitorMetrics
 from watchkeeper.monitor.web.targets import TargetView
 
 if TYPE_CHECKING:
+    from watchkeeper.monitor.probe import ProbeManager
     from watchkeeper.monitor.scrape import ScrapeManager
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "ScrapeTarget",
     "Store",
     "build_engine",
+    "load_probes",
     "load_targets",
     "parse_listen",
     "resolve_token",
@@ -71,6 +75,9 @@ class ScrapeTarget:
     url: str
     interval_s: float = DEFAULT_SCRAPE_INTERVAL_S
     timeout_s: float | None = None  # default: the interval, capped at 10 s
+    # The app's readiness endpoint next to its /metrics, probed as job "<job>-health"
+    # (see watchkeeper.monitor.probe.defaults); None: no health probe for this target.
+    health_path: str | None = "/ready"
 
     def effective_timeout_s(self) -> float:
         return self.timeout_s if self.timeout_s is not None else min(self.interval_s, 10.0)
@@ -88,6 +95,8 @@ class MonitorConfig:
     query_timeout_s: float = 120.0
     query_max_samples: int = 50_000_000
     targets: Sequence[ScrapeTarget] = field(default_factory=list)
+    # Synthetic probes besides the health probes the targets get (http dependencies, --probe).
+    probes: Sequence[ProbeConfig] = field(default_factory=list)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -125,10 +134,37 @@ def load_targets(spec_path: Path) -> tuple[str, list[ScrapeTarget]]:
     spec = load_spec(spec_path)  # SpecProblems (a SpecError) names file:line
     interval_s = float(spec.scrape_interval.seconds) or DEFAULT_SCRAPE_INTERVAL_S
     targets = [
-        ScrapeTarget(spec.service, f"{t.scheme}://{t.address}{t.path}", interval_s)
+        ScrapeTarget(
+            spec.service,
+            f"{t.scheme}://{t.address}{t.path}",
+            interval_s,
+            health_path=spec.kubernetes.readiness_path,
+        )
         for t in spec.parsed_targets
     ]
     return spec.service, targets
+
+
+def load_probes(spec_path: Path) -> list[ProbeConfig]:
+    """The spec's ``http`` dependencies as probes, the way the generated prometheus.yml has
+    blackbox_exporter probe them: job ``<service>-<dependency>``, instance = the URL, label
+    ``dependency``, module http_2xx (any 2xx), every ``scrape_interval``."""
+    from watchkeeper.spec import load_spec
+    from watchkeeper.spec.model import HttpDependency
+
+    spec = load_spec(spec_path)
+    interval_s = float(spec.scrape_interval.seconds) or DEFAULT_SCRAPE_INTERVAL_S
+    return [
+        ProbeConfig(
+            job=f"{spec.service}-{dep.name}",  # generate's exporter_job()
+            target=dep.url,
+            labels={"dependency": dep.name},
+            interval_s=interval_s,
+            timeout_s=min(interval_s, 10.0),
+        )
+        for dep in spec.dependencies
+        if isinstance(dep, HttpDependency)
+    ]
 
 
 # Storage statistics that only ever grow while the store is open: exported as counters.
@@ -185,14 +221,21 @@ class Monitor:
                 self.store, timeout_s=config.query_timeout_s, max_samples=config.query_max_samples
             )
         self.scrapes: ScrapeManager | None = None
-        if config.targets:
-            try:
-                self.scrapes = _scrape_manager(self.store, config.targets)
-            except ConfigurationError:
-                if store is None:  # we opened it: release its lock before failing
-                    self.store.close()
-                raise
+        self.probes: ProbeManager | None = None
+        # Scrapes and probes append to one store: one writer at a time, through this lock.
+        writer_lock = threading.RLock()
+        try:
+            if config.targets:
+                self.scrapes = _scrape_manager(self.store, config.targets, writer_lock)
+            probes = [*config.probes, *_health_probes(config.targets)]
+            if probes:
+                self.probes = _probe_manager(self.store, probes, writer_lock)
+        except ConfigurationError:
+            if store is None:  # we opened it: release its lock before failing
+                self.store.close()
+            raise
         self._scrape_task: asyncio.Task[None] | None = None
+        self._probe_task: asyncio.Task[None] | None = None
         self._ready = False
         self._closed = False
         deps = ApiDeps(
@@ -218,9 +261,13 @@ class Monitor:
         return self._closed
 
     def target_status(self) -> Sequence[TargetView]:
-        if self.scrapes is None:
-            return []
-        return self.scrapes.status()
+        """Scrape targets, then probes (each probe job a pool of its own, as on Prometheus)."""
+        views: list[TargetView] = []
+        if self.scrapes is not None:
+            views.extend(self.scrapes.status())
+        if self.probes is not None:
+            views.extend(self.probes.status())
+        return views
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, app: object) -> AsyncIterator[None]:
@@ -233,6 +280,8 @@ class Monitor:
     async def start(self) -> None:
         if self.scrapes is not None:
             self._scrape_task = asyncio.create_task(self.scrapes.run(), name="watchkeeper-scrape")
+        if self.probes is not None:
+            self._probe_task = asyncio.create_task(self.probes.run(), name="watchkeeper-probe")
         self._ready = True
 
     async def stop(self) -> None:
@@ -242,14 +291,19 @@ class Monitor:
             return
         self._closed = True
         try:
-            if self.scrapes is not None:
-                await self.scrapes.stop()
-            if self._scrape_task is not None:
-                await asyncio.wait_for(self._scrape_task, timeout=10)
-        except (asyncio.CancelledError, TimeoutError):
-            pass
-        except Exception:  # a broken scrape loop must not keep the store from closing
-            log.exception("watchkeeper: the scrape loop failed while stopping")
+            for name, manager, task in (
+                ("scrape", self.scrapes, self._scrape_task),
+                ("probe", self.probes, self._probe_task),
+            ):
+                try:
+                    if manager is not None:
+                        await manager.stop()
+                    if task is not None:
+                        await asyncio.wait_for(task, timeout=10)
+                except (asyncio.CancelledError, TimeoutError):
+                    pass
+                except Exception:  # a broken loop must not keep the store from closing
+                    log.exception("watchkeeper: the %s loop failed while stopping", name)
         finally:
             self.store.commit()
             self.store.close()
@@ -264,7 +318,9 @@ def build_engine(
     return engine
 
 
-def _scrape_manager(appendable: Appendable, targets: Sequence[ScrapeTarget]) -> ScrapeManager:
+def _scrape_manager(
+    appendable: Appendable, targets: Sequence[ScrapeTarget], writer_lock: threading.RLock
+) -> ScrapeManager:
     from watchkeeper.monitor.scrape import ScrapeManager, TargetConfig
 
     try:
@@ -274,9 +330,42 @@ def _scrape_manager(appendable: Appendable, targets: Sequence[ScrapeTarget]) -> 
             )
             for t in targets
         ]
-        return ScrapeManager(appendable, configs)
+        return ScrapeManager(appendable, configs, writer_lock=writer_lock)
     except ValueError as exc:  # the scrape package names the target and the fix
         raise ConfigurationError(f"scrape targets: {exc}") from None
+
+
+def _health_probes(targets: Sequence[ScrapeTarget]) -> list[ProbeConfig]:
+    """One readiness probe per distinct (job, health URL) of the scrape targets."""
+    from watchkeeper.monitor.probe import health_probe
+
+    probes: dict[tuple[str, str], ProbeConfig] = {}
+    for t in targets:
+        if t.health_path is None:
+            continue
+        try:
+            probe = health_probe(
+                t.job,
+                t.url,
+                path=t.health_path,
+                interval_s=t.interval_s,
+                timeout_s=t.effective_timeout_s(),
+            )
+        except ValueError as exc:
+            raise ConfigurationError(f"health probes: {exc}") from None
+        probes.setdefault(probe.key, probe)
+    return list(probes.values())
+
+
+def _probe_manager(
+    appendable: Appendable, probes: Sequence[ProbeConfig], writer_lock: threading.RLock
+) -> ProbeManager:
+    from watchkeeper.monitor.probe import ProbeManager
+
+    try:
+        return ProbeManager(appendable, probes, writer_lock=writer_lock)
+    except ValueError as exc:  # the probe package names the probe and the fix
+        raise ConfigurationError(f"probes: {exc}") from None
 
 
 def serve(config: MonitorConfig, *, on_listening: Callable[[str], None] | None = None) -> None:

@@ -59,7 +59,7 @@ def _one(target: TargetView) -> dict[str, Any]:
     labels.setdefault("job", target.job)
     labels.setdefault("instance", target.instance)
     health = target.health if target.health in ("up", "down") else "unknown"
-    return {
+    out: dict[str, Any] = {
         "discoveredLabels": {
             "__address__": target.instance,
             "__scheme__": target.url.split("://", 1)[0],
@@ -76,6 +76,12 @@ def _one(target: TargetView) -> dict[str, Any]:
         "scrapeInterval": _duration(getattr(target, "interval_s", None)),
         "scrapeTimeout": _duration(getattr(target, "timeout_s", None)),
     }
+    # Synthetic probes (watchkeeper.monitor.probe) add what they checked: module and
+    # each condition with the value it saw. Prometheus clients ignore the extra key.
+    probe = getattr(target, "probe_details", None)
+    if probe is not None:
+        out["probe"] = probe
+    return out
 
 
 def render_targets(targets: Sequence[TargetView], state: str) -> dict[str, Any]:
