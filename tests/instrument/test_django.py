@@ -57,6 +57,9 @@ def test_django_wsgi_routes(registry: Registry) -> None:
     assert value(registry, count, http_route="/api/items/<int:pk>/") == 2
     assert value(registry, count, http_route="_unmatched") == 1
     assert value(registry, count, http_route="/fail/", http_response_status_code="500") == 1
+    # Django answered the 500 itself; its got_request_exception signal kept the error.
+    assert value(registry, count, http_route="/fail/", error_type="ValueError") == 1
+    assert value(registry, "watchkeeper_exceptions_total", type="ValueError", route="/fail/") == 1
 
 
 def test_django_asgi_routes(registry: Registry) -> None:
@@ -66,6 +69,9 @@ def test_django_asgi_routes(registry: Registry) -> None:
     client = TestClient(app)
     assert client.get("/api/items/3/").status_code == 200
     assert client.get("/missing").status_code == 404
+    assert client.get("/fail/").status_code == 500
     count = "http_server_request_duration_seconds_count"
     assert value(registry, count, http_route="/api/items/<int:pk>/") == 1
     assert value(registry, count, http_route="_unmatched") == 1
+    assert value(registry, count, http_route="/fail/", error_type="ValueError") == 1
+    assert value(registry, "watchkeeper_exceptions_total", type="ValueError", route="/fail/") == 1
