@@ -49,7 +49,7 @@ def _table(operation: str, body: str) -> str:
     match = _TABLE[operation].search(body)
     if match is None:
         return ""
-    name = re.sub(r"\s+", "", match.group(1)).replace('"', "")
+    name = re.sub(r"\s*\.\s*", ".", match.group(1)).replace('"', "")
     if len(name) > _MAX_TABLE_CHARS or name.lower() in _NOT_TABLES:
         return ""
     # A FROM followed by "(" is a function call or subquery, not a table.
