@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from watchkeeper.errors import ConfigurationError
-from watchkeeper.monitor.model import Appendable, Queryable
+from watchkeeper.monitor.model import Appendable, NotifyFunc, Queryable
 from watchkeeper.monitor.probe.config import ProbeConfig
 from watchkeeper.monitor.web.api import ApiDeps, QueryEngine, api_routes
 from watchkeeper.monitor.web.auth import TokenAuthMiddleware, generate_token, is_loopback
@@ -35,6 +35,7 @@ from watchkeeper.monitor.web.metrics import MonitorMetrics
 from watchkeeper.monitor.web.targets import TargetView
 
 if TYPE_CHECKING:
+    from watchkeeper.monitor.notify import Notifier
     from watchkeeper.monitor.probe import ProbeManager
     from watchkeeper.monitor.scrape import ScrapeManager
 
@@ -45,6 +46,7 @@ __all__ = [
     "ScrapeTarget",
     "Store",
     "build_engine",
+    "build_notifier",
     "load_probes",
     "load_targets",
     "parse_listen",
@@ -95,6 +97,11 @@ class MonitorConfig:
     query_timeout_s: float = 120.0
     query_max_samples: int = 50_000_000
     targets: Sequence[ScrapeTarget] = field(default_factory=list)
+    # The spec whose notify: section configures the notifier (None: a "default"
+    # receiver with no integrations; silences and /api/v2/alerts still work).
+    spec_path: Path | None = None
+    # External Alertmanagers that receive every alert (POST /api/v2/alerts).
+    alertmanager_urls: Sequence[str] = ()
     # Synthetic probes besides the health probes the targets get (http dependencies, --probe).
     probes: Sequence[ProbeConfig] = field(default_factory=list)
 
@@ -230,12 +237,15 @@ class Monitor:
             probes = [*config.probes, *_health_probes(config.targets)]
             if probes:
                 self.probes = _probe_manager(self.store, probes, writer_lock)
+            self.notifier: Notifier = build_notifier(config)
         except ConfigurationError:
             if store is None:  # we opened it: release its lock before failing
                 self.store.close()
             raise
         self._scrape_task: asyncio.Task[None] | None = None
         self._probe_task: asyncio.Task[None] | None = None
+        # What the rules engine calls with the alerts due at each evaluation.
+        self.notify: NotifyFunc = self.notifier.notify
         self._ready = False
         self._closed = False
         deps = ApiDeps(
@@ -246,7 +256,7 @@ class Monitor:
             metrics=self.metrics,
         )
         # The console's pages (same auth, limits and lifespan) go next to the API.
-        routes = [*api_routes(deps), *pages(deps)]
+        routes = [*api_routes(deps), *_notify_routes(self.notifier), *pages(deps)]
         app: ASGIApp = Starlette(routes=routes, lifespan=self._lifespan)
         # Range queries over many series answer megabytes of JSON; Prometheus gzips
         # them for clients that accept it (Grafana does). Level 1: most of the
@@ -278,6 +288,7 @@ class Monitor:
             await self.stop()
 
     async def start(self) -> None:
+        await self.notifier.start()
         if self.scrapes is not None:
             self._scrape_task = asyncio.create_task(self.scrapes.run(), name="watchkeeper-scrape")
         if self.probes is not None:
@@ -305,6 +316,10 @@ class Monitor:
                 except Exception:  # a broken loop must not keep the store from closing
                     log.exception("watchkeeper: the %s loop failed while stopping", name)
         finally:
+            try:
+                await self.notifier.stop()
+            except Exception:  # pending notifications stay in the outbox for the next start
+                log.exception("watchkeeper: the notifier failed while stopping")
             self.store.commit()
             self.store.close()
 
@@ -316,6 +331,30 @@ def build_engine(
 
     engine: QueryEngine = Engine(storage, timeout_s=timeout_s, max_samples=max_samples)
     return engine
+
+
+def build_notifier(config: MonitorConfig) -> Notifier:
+    """The notifier for ``config``: routes and receivers from the spec's ``notify:``
+    section (the generated alertmanager.yml), state in ``<data_dir>/notify``."""
+    from watchkeeper.errors import SpecError
+    from watchkeeper.monitor.notify import ConfigError, Notifier, config_from_spec, parse_config
+
+    external = f"http://{_url_host(config.host)}:{config.port}"
+    try:
+        if config.spec_path is not None:
+            notify_config = config_from_spec(config.spec_path, external_url=external)
+        else:
+            default = {"route": {"receiver": "default"}, "receivers": [{"name": "default"}]}
+            notify_config = parse_config(default, external_url=external)
+    except (ConfigError, SpecError) as exc:
+        raise ConfigurationError(f"notify: {exc}") from None
+    return Notifier(notify_config, config.data_dir, forward_to=config.alertmanager_urls)
+
+
+def _notify_routes(notifier: Notifier) -> Sequence[BaseRoute]:
+    from watchkeeper.monitor.web.notify_api import notify_routes
+
+    return notify_routes(notifier)
 
 
 def _scrape_manager(
