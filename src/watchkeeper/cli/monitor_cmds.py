@@ -18,6 +18,7 @@ import click
 from watchkeeper.errors import ConfigurationError, QueryError, SpecError, StorageError
 
 if TYPE_CHECKING:
+    from watchkeeper.monitor.probe import ProbeConfig
     from watchkeeper.monitor.promql.value import Value
     from watchkeeper.monitor.server import MonitorConfig, ScrapeTarget, Store
 
@@ -78,6 +79,30 @@ def _parse_target(text: str, interval_s: float) -> ScrapeTarget:
     return ScrapeTarget(job=job, url=url, interval_s=interval_s)
 
 
+def _parse_probe(text: str, interval_s: float) -> ProbeConfig:
+    from watchkeeper.monitor.probe import ProbeConfig
+
+    job, sep, url = text.partition("=")
+    scheme = url.partition("://")[0]
+    if not sep or not job or scheme not in ("http", "https", "tcp"):
+        raise click.BadParameter(
+            "expected JOB=URL such as api=https://example.com/health or db=tcp://127.0.0.1:5432,"
+            f" got {text!r}",
+            param_hint="--probe",
+        )
+    tcp = scheme == "tcp"
+    try:
+        return ProbeConfig(
+            job=job,
+            target=url.removeprefix("tcp://") if tcp else url,
+            module="tcp" if tcp else "http",
+            interval_s=interval_s,
+            timeout_s=min(interval_s, 10.0),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--probe") from None
+
+
 @click.command()
 @click.option(
     "--data-dir",
@@ -107,7 +132,23 @@ def _parse_target(text: str, interval_s: float) -> ScrapeTarget:
     help="Scrape URL as job JOB (repeatable).",
 )
 @click.option(
-    "--scrape-interval", default="15s", show_default=True, help="Interval for --target targets."
+    "--scrape-interval",
+    default="15s",
+    show_default=True,
+    help="Interval for --target targets and --probe probes.",
+)
+@click.option(
+    "--probe",
+    "probe_flags",
+    multiple=True,
+    metavar="JOB=URL",
+    help="Probe an http(s):// URL (any 2xx succeeds) or tcp://HOST:PORT (repeatable).",
+)
+@click.option(
+    "--health-probes/--no-health-probes",
+    default=True,
+    show_default=True,
+    help="Probe every target's /ready (the spec's kubernetes.readiness_path) as job JOB-health.",
 )
 @click.option("--retention", default="15d", show_default=True, help="Drop data older than this.")
 @click.option(
@@ -134,6 +175,8 @@ def up(
     spec_file: Path | None,
     target_flags: tuple[str, ...],
     scrape_interval: str,
+    probe_flags: tuple[str, ...],
+    health_probes: bool,
     retention: str,
     retention_size: str | None,
     query_timeout: str,
@@ -145,7 +188,15 @@ def up(
     Without -f or --target it serves the data already in --data-dir and scrapes nothing.
     """
     _require_monitor()
-    from watchkeeper.monitor.server import MonitorConfig, load_targets, parse_listen, resolve_token
+    from dataclasses import replace
+
+    from watchkeeper.monitor.server import (
+        MonitorConfig,
+        load_probes,
+        load_targets,
+        parse_listen,
+        resolve_token,
+    )
 
     try:
         host, port = parse_listen(listen)
@@ -153,12 +204,16 @@ def up(
         raise click.BadParameter(str(exc), param_hint="--listen") from None
     interval_s = _duration_s(scrape_interval, "--scrape-interval")
     targets = [_parse_target(t, interval_s) for t in target_flags]
+    probes = [_parse_probe(p, interval_s) for p in probe_flags]
     if spec_file is not None:
         try:
             _, spec_targets = load_targets(spec_file)
+            probes.extend(load_probes(spec_file))
         except SpecError as exc:
             raise click.ClickException(str(exc)) from None
         targets.extend(spec_targets)
+    if not health_probes:
+        targets = [replace(t, health_path=None) for t in targets]
     token, generated = resolve_token(host, token)
     config = MonitorConfig(
         data_dir=data_dir,
@@ -168,12 +223,15 @@ def up(
         retention_seconds=_duration_s(retention, "--retention"),
         retention_bytes=_size_bytes(retention_size, "--retention-size") if retention_size else None,
         targets=targets,
+        probes=probes,
         query_timeout_s=_duration_s(query_timeout, "--query-timeout"),
         query_max_samples=query_max_samples,
     )
 
     def announce(url: str) -> None:
         scraping = f"scraping {len(targets)} target(s)" if targets else "scraping nothing"
+        if probes:
+            scraping += f", probing {len(probes)} endpoint(s) besides health"
         click.echo(f"watchkeeper: serving {data_dir} on {url} ({scraping})", err=True)
         if generated:
             # Printed once: it is not stored anywhere.

@@ -1,0 +1,1 @@
+"""Apps the probe tests run as real processes."""
