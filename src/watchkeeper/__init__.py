@@ -18,6 +18,7 @@ from watchkeeper.errors import (
 )
 from watchkeeper.instrument import REGISTRY, Registry, cache, measured, queues
 from watchkeeper.instrument.api import instrument
+from watchkeeper.profiling import profile
 from watchkeeper.instrument.db import instrument_sqlalchemy, uninstrument_sqlalchemy
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "instrument",
     "instrument_sqlalchemy",
     "measured",
+    "profile",
     "queues",
     "uninstrument_sqlalchemy",
 ]

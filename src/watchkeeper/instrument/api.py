@@ -57,6 +57,8 @@ def instrument(
     health_paths: HealthPaths | Mapping[str, str | None] | None = None,
     health_token: str | None = None,
     track_exceptions: bool = True,
+    profiling_token: str | None = None,
+    profiling_path: str = "/debug/profile",
     hooks: Sequence[RequestHook] = (),
 ) -> A:
     """Instrument ``app`` and return the app to serve.
@@ -75,6 +77,8 @@ def instrument(
       ``health_token`` protects the detailed report. See docs/health.md.
     - ``track_exceptions``: count, fingerprint and log unhandled exceptions
       (``watchkeeper_exceptions_total``); see instrument/errors.py.
+    - ``profiling_token``: mount the live-profiling endpoint at ``profiling_path``
+      (token-protected; nothing is mounted without a token). See docs/profiling.md.
     - ``hooks``: your own request hooks (instrument/hooks.py), run after the built-in ones.
 
     Calling it twice on the same app changes nothing and warns.
@@ -111,6 +115,10 @@ def instrument(
         loop_lag=loop_lag,
         health=endpoints,
     )
+    if profiling_token is not None:
+        from watchkeeper.profiling.endpoint import ProfileEndpoint
+
+        wk.profile = ProfileEndpoint(profiling_token, profiling_path)
     wk.hooks = (*_builtin_hooks(wk, track_exceptions=track_exceptions), *hooks)
     _register_process_metrics(reg, name, version, system_metrics)
     return _attach(app, wk)

@@ -82,6 +82,8 @@ class WatchkeeperMiddleware:
                 self.intercepted[health_path] = self._serve_health
         if self.metrics_path is not None:
             self.intercepted[self.metrics_path] = self._serve_metrics
+        if instrumentation.profile is not None:
+            self.intercepted[instrumentation.profile.path] = self._serve_profile
         self.exclude_paths = instrumentation.exclude_paths
         self.hooks = instrumentation.hooks
         self._lag_started = False
@@ -319,6 +321,20 @@ class WatchkeeperMiddleware:
         except Exception as exc:
             faults.report("health.respond", exc, self.wk.registry)
             status, headers, body = 500, [("content-type", "text/plain")], b"health unavailable\n"
+        await _send_response(scope, send, status, headers, body)
+
+    async def _serve_profile(self, scope: Scope, send: Send) -> None:
+        profile = self.wk.profile
+        try:
+            assert profile is not None  # only mounted when configured
+            status, headers, body = await profile.respond_async(
+                scope.get("method", "GET"),
+                bytes(scope.get("query_string") or b"").decode("latin-1"),
+                _header(scope, b"authorization"),
+            )
+        except Exception as exc:
+            faults.report("profile.respond", exc, self.wk.registry)
+            status, headers, body = 500, [("content-type", "text/plain")], b"profile failed\n"
         await _send_response(scope, send, status, headers, body)
 
     async def _serve_metrics(self, scope: Scope, send: Send) -> None:

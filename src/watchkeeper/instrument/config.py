@@ -15,6 +15,7 @@ from watchkeeper.instrument.routes import generic_route
 if TYPE_CHECKING:  # health imports instrument: no import cycle at run time
     from watchkeeper.health.endpoints import HealthEndpoints
     from watchkeeper.instrument.hooks import RequestHook
+    from watchkeeper.profiling.endpoint import ProfileEndpoint
 
 __all__ = ["Instrumentation"]
 
@@ -40,3 +41,5 @@ class Instrumentation:
     # Per-request work inside the request's context (request ids, spans, error
     # tracking), begun in order and ended in reverse; see hooks.py.
     hooks: tuple[RequestHook, ...] = ()
+    # The live-profiling endpoint; None (the default) unless a profiling token is set.
+    profile: ProfileEndpoint | None = None

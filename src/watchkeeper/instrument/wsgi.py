@@ -185,6 +185,8 @@ class WSGIMiddleware:
                 self.intercepted[health_path] = self._serve_health
         if instrumentation.metrics_path is not None:
             self.intercepted[instrumentation.metrics_path] = self._serve_metrics
+        if instrumentation.profile is not None:
+            self.intercepted[instrumentation.profile.path] = self._serve_profile
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         wk = self.wk
@@ -248,6 +250,20 @@ class WSGIMiddleware:
         except Exception as exc:
             faults.report("health.respond", exc, self.wk.registry)
             status, headers, body = 500, [("content-type", "text/plain")], b"health unavailable\n"
+        return _respond(environ, start_response, status, headers, body)
+
+    def _serve_profile(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        profile = self.wk.profile
+        try:
+            assert profile is not None  # only mounted when configured
+            status, headers, body = profile.respond(
+                environ.get("REQUEST_METHOD", "GET"),
+                environ.get("QUERY_STRING", ""),
+                environ.get("HTTP_AUTHORIZATION", ""),
+            )
+        except Exception as exc:
+            faults.report("profile.respond", exc, self.wk.registry)
+            status, headers, body = 500, [("content-type", "text/plain")], b"profile failed\n"
         return _respond(environ, start_response, status, headers, body)
 
     def _serve_metrics(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
