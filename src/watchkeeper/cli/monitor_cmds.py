@@ -169,6 +169,13 @@ def _parse_probe(text: str, interval_s: float) -> ProbeConfig:
     default=None,
     help="Bearer token clients must send (env WATCHKEEPER_TOKEN).",
 )
+@click.option(
+    "--alertmanager-url",
+    "alertmanager_urls",
+    multiple=True,
+    metavar="URL",
+    help="Also send every alert to this external Alertmanager (repeatable).",
+)
 def up(
     data_dir: Path,
     listen: str,
@@ -182,6 +189,7 @@ def up(
     query_timeout: str,
     query_max_samples: int,
     token: str | None,
+    alertmanager_urls: tuple[str, ...],
 ) -> None:
     """Scrape, store and serve a Prometheus-compatible API until interrupted.
 
@@ -224,6 +232,8 @@ def up(
         retention_bytes=_size_bytes(retention_size, "--retention-size") if retention_size else None,
         targets=targets,
         probes=probes,
+        spec_path=spec_file,
+        alertmanager_urls=alertmanager_urls,
         query_timeout_s=_duration_s(query_timeout, "--query-timeout"),
         query_max_samples=query_max_samples,
     )
