@@ -16,10 +16,12 @@ from watchkeeper.errors import (
     StorageError,
     WatchkeeperError,
 )
-from watchkeeper.instrument import REGISTRY, Registry, cache, measured, queues
+from watchkeeper.instrument import REGISTRY, Registry, cache, llm, measured, queues
 from watchkeeper.instrument.api import instrument
-from watchkeeper.profiling import profile
 from watchkeeper.instrument.db import instrument_sqlalchemy, uninstrument_sqlalchemy
+from watchkeeper.instrument.outcomes import declare_job, declare_outcomes, job, outcome
+from watchkeeper.instrument.quota import quota
+from watchkeeper.profiling import profile
 
 __all__ = [
     "REGISTRY",
@@ -31,10 +33,16 @@ __all__ = [
     "WatchkeeperError",
     "__version__",
     "cache",
+    "declare_job",
+    "declare_outcomes",
     "instrument",
     "instrument_sqlalchemy",
+    "job",
+    "llm",
     "measured",
+    "outcome",
     "profile",
+    "quota",
     "queues",
     "uninstrument_sqlalchemy",
 ]
