@@ -9,6 +9,7 @@ which is what the generated prometheus.yml relabels a blackbox job's instance to
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -88,6 +89,13 @@ class ProbeConfig:
             raise ValueError(
                 f"{where}: need 0 < timeout_s <= interval_s, got timeout_s={self.timeout_s} "
                 f"and interval_s={self.interval_s}"
+            )
+        if self.ca_file is not None and not (
+            os.path.isfile(self.ca_file) and os.access(self.ca_file, os.R_OK)
+        ):
+            raise ValueError(
+                f"{where}: ca_file {self.ca_file!r} is not a readable file; give the PEM file "
+                "of the CA that signed the target's certificate"
             )
         if len(self.conditions) > MAX_CONDITIONS:
             raise ValueError(f"{where}: more than {MAX_CONDITIONS} conditions")
