@@ -82,6 +82,9 @@ class WatchkeeperMiddleware:
                 self.intercepted[health_path] = self._serve_health
         if self.metrics_path is not None:
             self.intercepted[self.metrics_path] = self._serve_metrics
+        if instrumentation.rum is not None:
+            for rum_path in instrumentation.rum.paths():
+                self.intercepted[rum_path] = self._serve_rum
         if instrumentation.profile is not None:
             self.intercepted[instrumentation.profile.path] = self._serve_profile
         self.exclude_paths = instrumentation.exclude_paths
@@ -99,6 +102,7 @@ class WatchkeeperMiddleware:
         wk = self.wk
         path = scope.get("path", "")
         if path in self.intercepted:
+            scope["watchkeeper.receive"] = receive  # the RUM beacon reads its body
             await self.intercepted[path](scope, send)
             return
         if path in self.exclude_paths:
@@ -348,3 +352,9 @@ class WatchkeeperMiddleware:
             faults.report("metrics.render", exc, self.wk.registry)
             status, headers, body = 500, [("content-type", "text/plain")], b"metrics unavailable\n"
         await _send_response(scope, send, status, headers, body)
+
+    async def _serve_rum(self, scope: Scope, send: Send) -> None:
+        from watchkeeper.instrument.rum import serve_asgi  # only apps with RUM on need it
+
+        assert self.wk.rum is not None  # only mounted when configured
+        await serve_asgi(self.wk.rum, scope, scope["watchkeeper.receive"], send)

@@ -15,6 +15,7 @@ from watchkeeper.instrument.routes import generic_route
 if TYPE_CHECKING:  # health imports instrument: no import cycle at run time
     from watchkeeper.health.endpoints import HealthEndpoints
     from watchkeeper.instrument.hooks import RequestHook
+    from watchkeeper.instrument.rum import RUMEndpoint
     from watchkeeper.profiling.endpoint import ProfileEndpoint
 
 __all__ = ["Instrumentation"]
@@ -43,3 +44,5 @@ class Instrumentation:
     hooks: tuple[RequestHook, ...] = ()
     # The live-profiling endpoint; None (the default) unless a profiling token is set.
     profile: ProfileEndpoint | None = None
+    # Real-user monitoring: the beacon and script endpoints; None unless rum= is set.
+    rum: RUMEndpoint | None = None

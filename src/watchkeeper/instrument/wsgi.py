@@ -185,6 +185,9 @@ class WSGIMiddleware:
                 self.intercepted[health_path] = self._serve_health
         if instrumentation.metrics_path is not None:
             self.intercepted[instrumentation.metrics_path] = self._serve_metrics
+        if instrumentation.rum is not None:
+            for rum_path in instrumentation.rum.paths():
+                self.intercepted[rum_path] = self._serve_rum
         if instrumentation.profile is not None:
             self.intercepted[instrumentation.profile.path] = self._serve_profile
 
@@ -277,3 +280,9 @@ class WSGIMiddleware:
             faults.report("metrics.render", exc, self.wk.registry)
             status, headers, body = 500, [("content-type", "text/plain")], b"metrics unavailable\n"
         return _respond(environ, start_response, status, headers, body)
+
+    def _serve_rum(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        from watchkeeper.instrument.rum import serve_wsgi  # only apps with RUM on need it
+
+        assert self.wk.rum is not None  # only mounted when configured
+        return serve_wsgi(self.wk.rum, environ, start_response)
