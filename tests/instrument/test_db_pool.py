@@ -17,8 +17,8 @@ from watchkeeper.instrument.registry import Registry
 
 SYNC_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 ASYNC_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-COUNT = "db_client_connection_count"
-POOL = "db_client_connection_pool_name"
+COUNT = "db_client_connections_usage"
+POOL = "pool_name"
 
 
 def test_used_idle_overflow_and_max_follow_the_pool(registry: Registry) -> None:
@@ -31,15 +31,15 @@ def test_used_idle_overflow_and_max_follow_the_pool(registry: Registry) -> None:
                 conn = stack.enter_context(engine.connect())
                 conn.execute(text("SELECT 1"))
             assert value(registry, COUNT, **{POOL: "orders"},
-                         db_client_connection_state="used") == 3  # fmt: skip
+                         state="used") == 3  # fmt: skip
             assert value(registry, COUNT, **{POOL: "orders"},
-                         db_client_connection_state="idle") == 0  # fmt: skip
-            assert value(registry, "db_client_connection_overflow", **{POOL: "orders"}) == 1
-            assert value(registry, "db_client_connection_max", **{POOL: "orders"}) == 3
+                         state="idle") == 0  # fmt: skip
+            assert value(registry, "db_client_connections_overflow", **{POOL: "orders"}) == 1
+            assert value(registry, "db_client_connections_max", **{POOL: "orders"}) == 3
         # Returned: the overflow connection is closed, the pool's two stay idle.
-        assert value(registry, COUNT, **{POOL: "orders"}, db_client_connection_state="used") == 0
-        assert value(registry, COUNT, **{POOL: "orders"}, db_client_connection_state="idle") == 2
-        assert value(registry, "db_client_connection_overflow", **{POOL: "orders"}) == 0
+        assert value(registry, COUNT, **{POOL: "orders"}, state="used") == 0
+        assert value(registry, COUNT, **{POOL: "orders"}, state="idle") == 2
+        assert value(registry, "db_client_connections_overflow", **{POOL: "orders"}) == 0
     finally:
         uninstrument_sqlalchemy(engine)
         engine.dispose()
@@ -57,8 +57,8 @@ def test_async_pool_and_default_name_without_credentials(registry: Registry) -> 
             assert handle.pool_name == "127.0.0.1:5432/test"
             async with aengine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
-                assert value(registry, COUNT, db_client_connection_state="used") == 1
-            assert value(registry, COUNT, db_client_connection_state="idle") == 1
+                assert value(registry, COUNT, state="used") == 1
+            assert value(registry, COUNT, state="idle") == 1
             assert "hunter2" not in render(registry)
         finally:
             uninstrument_sqlalchemy(aengine)
@@ -75,8 +75,8 @@ def test_two_engines_on_one_url_get_distinct_pool_names(registry: Registry) -> N
         assert (a.pool_name, b.pool_name) == ("127.0.0.1:5432/test", "127.0.0.1:5432/test#2")
         with first.connect() as conn:
             conn.execute(text("SELECT 1"))
-        assert value(registry, COUNT, **{POOL: a.pool_name}, db_client_connection_state="idle") == 1
-        assert value(registry, COUNT, **{POOL: b.pool_name}, db_client_connection_state="idle") == 0
+        assert value(registry, COUNT, **{POOL: a.pool_name}, state="idle") == 1
+        assert value(registry, COUNT, **{POOL: b.pool_name}, state="idle") == 0
     finally:
         for eng in (first, second):
             uninstrument_sqlalchemy(eng)

@@ -196,11 +196,7 @@ def _dependencies(spec: ServiceSpec, source: str) -> db.Dashboard:
             _ts(
                 "DB connections",
                 "none",
-                (
-                    "sum by (db_client_connection_state) "
-                    f"({selector('db_client_connection_count', **job)})",
-                    "{{db_client_connection_state}}",
-                ),
+                (f"sum by (state) ({selector('db_client_connections_usage', **job)})", "{{state}}"),
             )
         )
         .with_panel(

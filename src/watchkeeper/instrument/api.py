@@ -31,6 +31,7 @@ from watchkeeper.instrument.hooks import RequestHook
 from watchkeeper.instrument.http import HTTPMetrics
 from watchkeeper.instrument.registry import REGISTRY, Registry
 from watchkeeper.instrument.routes import StarletteRoutes
+from watchkeeper.instrument.rum import RUM, RUMEndpoint
 from watchkeeper.instrument.wsgi import WSGIMiddleware
 
 __all__ = ["instrument"]
@@ -60,6 +61,7 @@ def instrument(
     profiling_token: str | None = None,
     profiling_path: str = "/debug/profile",
     hooks: Sequence[RequestHook] = (),
+    rum: RUM | Sequence[str] | None = None,
 ) -> A:
     """Instrument ``app`` and return the app to serve.
 
@@ -80,6 +82,9 @@ def instrument(
     - ``profiling_token``: mount the live-profiling endpoint at ``profiling_path``
       (token-protected; nothing is mounted without a token). See docs/profiling.md.
     - ``hooks``: your own request hooks (instrument/hooks.py), run after the built-in ones.
+    - ``rum``: real-user monitoring, off by default: the allow-listed page routes
+      (``rum=['/', '/products/{id}']``) or ``RUM(...)``; serves the browser snippet
+      and its beacon endpoint. See docs/business.md.
 
     Calling it twice on the same app changes nothing and warns.
     """
@@ -120,6 +125,8 @@ def instrument(
 
         wk.profile = ProfileEndpoint(profiling_token, profiling_path)
     wk.hooks = (*_builtin_hooks(wk, track_exceptions=track_exceptions), *hooks)
+    if rum is not None:
+        wk.rum = _rum_endpoint(rum, reg, wk)
     _register_process_metrics(reg, name, version, system_metrics)
     return _attach(app, wk)
 
@@ -130,6 +137,20 @@ def _builtin_hooks(wk: Instrumentation, *, track_exceptions: bool) -> list[Reque
     if track_exceptions:
         built.append(ExceptionHook(errors_tracker(wk.registry)))
     return built
+
+
+def _rum_endpoint(option: RUM | Sequence[str], reg: Registry, wk: Instrumentation) -> RUMEndpoint:
+    endpoint = RUMEndpoint(RUM.of(option), reg)
+    taken = {wk.metrics_path, getattr(wk.profile, "path", None)}
+    if wk.health is not None:
+        taken.update(wk.health.paths.all())
+    clash = sorted(p for p in endpoint.paths() if p in taken)
+    if clash:
+        raise ConfigurationError(
+            f"rum paths {clash} are already served by watchkeeper (metrics, health or profile): "
+            "move them, e.g. rum=RUM(pages=[...], path='/_rum', script_path='/_rum.js')"
+        )
+    return endpoint
 
 
 def _health_endpoints(

@@ -2,15 +2,18 @@
 
 A collector per registry reads each tracked engine's pool status (``checkedout``,
 ``checkedin``, ``overflow``, ``size``) when /metrics is rendered — plain attribute
-reads, no database round-trip — in OpenTelemetry's names:
+reads, no database round-trip — under the names OpenTelemetry's own SQLAlchemy
+instrumentation emits (semconv v1.24's ``db.client.connections.*``: its newer
+``db.client.connection.count`` would read ``db_client_connection_count`` in
+Prometheus, which promtool rejects as a non-histogram ``_count``):
 
-- ``db_client_connection_count{db_client_connection_pool_name, db_client_connection_state}``
-  with state ``used`` (checked out) or ``idle`` (checked in, ready);
-- ``db_client_connection_max{db_client_connection_pool_name}``: ``pool_size +
-  max_overflow`` (absent when the overflow is unlimited);
-- ``db_client_connection_overflow{db_client_connection_pool_name}``: connections open
-  beyond ``pool_size`` right now (SQLAlchemy's overflow; near the maximum means
-  requests are about to wait for a connection).
+- ``db_client_connections_usage{pool_name, state}`` with state ``used`` (checked
+  out) or ``idle`` (checked in, ready);
+- ``db_client_connections_max{pool_name}``: ``pool_size + max_overflow`` (absent
+  when the overflow is unlimited);
+- ``db_client_connections_overflow{pool_name}``: connections open beyond
+  ``pool_size`` right now (SQLAlchemy's overflow; near the maximum means requests
+  are about to wait for a connection).
 
 Pools without these counters (``NullPool``, ``StaticPool``) report nothing.
 Engines are held weakly: a disposed, collected engine drops out of the output.
@@ -28,7 +31,7 @@ from watchkeeper.instrument.registry import MetricFamily, Registry, Sample
 __all__ = ["pool_label", "pool_samples", "track_pool", "untrack_pool"]
 
 _KEY = "watchkeeper.db.pools"
-_POOL = "db_client_connection_pool_name"
+_POOL = "pool_name"
 
 
 class _Pools:
@@ -40,17 +43,17 @@ class _Pools:
         with self.lock:
             tracked = list(self.engines.items())
         count = MetricFamily(
-            "db_client_connection_count",
+            "db_client_connections_usage",
             "gauge",
             "Connections of the pool by state: used (checked out) or idle.",
         )
         maximum = MetricFamily(
-            "db_client_connection_max",
+            "db_client_connections_max",
             "gauge",
             "The most connections the pool may open (pool_size + max_overflow).",
         )
         overflow = MetricFamily(
-            "db_client_connection_overflow",
+            "db_client_connections_overflow",
             "gauge",
             "Connections open beyond pool_size (SQLAlchemy's overflow).",
         )
@@ -70,18 +73,18 @@ def pool_samples(pool: Any, name: str) -> list[Sample]:
         return []
     label = {_POOL: name}
     out = [
-        Sample("db_client_connection_count", {**label, "db_client_connection_state": "used"},
+        Sample("db_client_connections_usage", {**label, "state": "used"},
                float(checkedout())),
-        Sample("db_client_connection_count", {**label, "db_client_connection_state": "idle"},
+        Sample("db_client_connections_usage", {**label, "state": "idle"},
                float(checkedin())),
     ]  # fmt: skip
     size = getattr(pool, "size", None)
     over = getattr(pool, "overflow", None)
     max_overflow = getattr(pool, "_max_overflow", None)
     if callable(size) and callable(over):
-        out.append(Sample("db_client_connection_overflow", label, float(max(0, over()))))
+        out.append(Sample("db_client_connections_overflow", label, float(max(0, over()))))
         if isinstance(max_overflow, int) and max_overflow >= 0:
-            out.append(Sample("db_client_connection_max", label, float(size() + max_overflow)))
+            out.append(Sample("db_client_connections_max", label, float(size() + max_overflow)))
     return out
 
 
