@@ -145,6 +145,14 @@ def _parse_probe(text: str, interval_s: float) -> ProbeConfig:
     help="Probe an http(s):// URL (any 2xx succeeds) or tcp://HOST:PORT (repeatable).",
 )
 @click.option(
+    "--probe-condition",
+    "condition_flags",
+    multiple=True,
+    metavar="JOB=CONDITION",
+    help="A condition for every probe of job JOB, e.g. 'api=[RESPONSE_TIME] < 300ms' "
+    "(repeatable; replaces the default any-2xx; see docs/probes.md).",
+)
+@click.option(
     "--health-probes/--no-health-probes",
     default=True,
     show_default=True,
@@ -183,6 +191,7 @@ def up(
     target_flags: tuple[str, ...],
     scrape_interval: str,
     probe_flags: tuple[str, ...],
+    condition_flags: tuple[str, ...],
     health_probes: bool,
     retention: str,
     retention_size: str | None,
@@ -222,6 +231,15 @@ def up(
         targets.extend(spec_targets)
     if not health_probes:
         targets = [replace(t, health_path=None) for t in targets]
+    conditions: dict[str, list[str]] = {}
+    for flag in condition_flags:
+        job, sep, condition = flag.partition("=")
+        if not sep or not job.strip() or not condition.strip():
+            raise click.BadParameter(
+                f"expected JOB=CONDITION such as 'api=[STATUS] == 200', got {flag!r}",
+                param_hint="--probe-condition",
+            )
+        conditions.setdefault(job.strip(), []).append(condition.strip())
     token, generated = resolve_token(host, token)
     config = MonitorConfig(
         data_dir=data_dir,
@@ -232,6 +250,7 @@ def up(
         retention_bytes=_size_bytes(retention_size, "--retention-size") if retention_size else None,
         targets=targets,
         probes=probes,
+        probe_conditions=conditions,
         spec_path=spec_file,
         alertmanager_urls=alertmanager_urls,
         query_timeout_s=_duration_s(query_timeout, "--query-timeout"),

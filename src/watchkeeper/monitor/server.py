@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -104,6 +104,8 @@ class MonitorConfig:
     alertmanager_urls: Sequence[str] = ()
     # Synthetic probes besides the health probes the targets get (http dependencies, --probe).
     probes: Sequence[ProbeConfig] = field(default_factory=list)
+    # Conditions replacing the default (any 2xx) of every probe of a job, health probes too.
+    probe_conditions: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -234,7 +236,9 @@ class Monitor:
         try:
             if config.targets:
                 self.scrapes = _scrape_manager(self.store, config.targets, writer_lock)
-            probes = [*config.probes, *_health_probes(config.targets)]
+            probes = _with_conditions(
+                [*config.probes, *_health_probes(config.targets)], config.probe_conditions
+            )
             if probes:
                 self.probes = _probe_manager(self.store, probes, writer_lock)
             self.notifier: Notifier = build_notifier(config)
@@ -394,6 +398,25 @@ def _health_probes(targets: Sequence[ScrapeTarget]) -> list[ProbeConfig]:
             raise ConfigurationError(f"health probes: {exc}") from None
         probes.setdefault(probe.key, probe)
     return list(probes.values())
+
+
+def _with_conditions(
+    probes: Sequence[ProbeConfig], conditions: Mapping[str, Sequence[str]]
+) -> list[ProbeConfig]:
+    jobs = {p.job for p in probes}
+    unknown = sorted(set(conditions) - jobs)
+    if unknown:
+        raise ConfigurationError(
+            f"probe conditions for job(s) {', '.join(map(repr, unknown))}, but no probe has that "
+            f"job; probe jobs are: {', '.join(sorted(jobs)) or 'none'}"
+        )
+    try:
+        return [
+            replace(p, conditions=tuple(conditions[p.job])) if p.job in conditions else p
+            for p in probes
+        ]
+    except ValueError as exc:  # names the probe, the condition, the column and the fix
+        raise ConfigurationError(str(exc)) from None
 
 
 def _probe_manager(
