@@ -33,6 +33,7 @@ from watchkeeper.instrument.registry import REGISTRY, Registry
 from watchkeeper.instrument.routes import StarletteRoutes
 from watchkeeper.instrument.rum import RUM, RUMEndpoint
 from watchkeeper.instrument.wsgi import WSGIMiddleware
+from watchkeeper.logs.request_hook import RequestIdHook
 
 __all__ = ["instrument"]
 
@@ -58,6 +59,8 @@ def instrument(
     health_paths: HealthPaths | Mapping[str, str | None] | None = None,
     health_token: str | None = None,
     track_exceptions: bool = True,
+    request_id: bool = True,
+    access_log: bool = False,
     profiling_token: str | None = None,
     profiling_path: str = "/debug/profile",
     hooks: Sequence[RequestHook] = (),
@@ -79,6 +82,9 @@ def instrument(
       ``health_token`` protects the detailed report. See docs/health.md.
     - ``track_exceptions``: count, fingerprint and log unhandled exceptions
       (``watchkeeper_exceptions_total``); see instrument/errors.py.
+    - ``request_id``: continue a safe incoming ``X-Request-ID`` or make one, echo it in
+      the response and put it on every log line of the request (docs/logs.md);
+      ``access_log``: one log line per request (logger ``watchkeeper.access``).
     - ``profiling_token``: mount the live-profiling endpoint at ``profiling_path``
       (token-protected; nothing is mounted without a token). See docs/profiling.md.
     - ``hooks``: your own request hooks (instrument/hooks.py), run after the built-in ones.
@@ -124,16 +130,31 @@ def instrument(
         from watchkeeper.profiling.endpoint import ProfileEndpoint
 
         wk.profile = ProfileEndpoint(profiling_token, profiling_path)
-    wk.hooks = (*_builtin_hooks(wk, track_exceptions=track_exceptions), *hooks)
+    wk.hooks = (
+        *_builtin_hooks(
+            wk, request_id=request_id, access_log=access_log, track_exceptions=track_exceptions
+        ),
+        *hooks,
+    )
     if rum is not None:
         wk.rum = _rum_endpoint(rum, reg, wk)
     _register_process_metrics(reg, name, version, system_metrics)
     return _attach(app, wk)
 
 
-def _builtin_hooks(wk: Instrumentation, *, track_exceptions: bool) -> list[RequestHook]:
+def _builtin_hooks(
+    wk: Instrumentation,
+    *,
+    request_id: bool = True,
+    access_log: bool = False,
+    track_exceptions: bool,
+) -> list[RequestHook]:
     """The request hooks instrument() installs, in the order they begin."""
     built: list[RequestHook] = []
+    if request_id or access_log:
+        # First: its log context is set before the other hooks begin (their lines carry
+        # the request id) and cleared after they all ended.
+        built.append(RequestIdHook(access_log=access_log))
     if track_exceptions:
         built.append(ExceptionHook(errors_tracker(wk.registry)))
     return built
