@@ -158,12 +158,41 @@ def test_up_on_loopback_needs_no_token(tmp_path: Path, monkeypatch: pytest.Monke
         (["--target", "no-equals-sign"], "expected JOB=URL"),
         (["--retention", "forever"], "is not a duration"),
         (["--retention-size", "lots"], "is not a size"),
+        (["--probe", "no-equals-sign"], "expected JOB=URL such as api=https://"),
+        (["--probe", "db=tcp://no-port"], "a tcp probe needs host:port"),
+        (["--probe-condition", "[STATUS] == 200"], "expected JOB=CONDITION"),
     ],
 )
 def test_up_rejects_bad_flags(tmp_path: Path, args: list[str], message: str) -> None:
     result = CliRunner().invoke(monitor_cmds.up, ["--data-dir", str(tmp_path), *args])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_up_builds_probes_and_their_conditions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[MonitorConfig] = []
+    monkeypatch.setattr(monitor_cmds, "serve", lambda config, on_listening: seen.append(config))
+    result = CliRunner().invoke(
+        monitor_cmds.up,
+        [
+            "--data-dir", str(tmp_path), "--scrape-interval", "5s",
+            "--target", "api=http://127.0.0.1:1/metrics", "--no-health-probes",
+            "--probe", "site=https://example.com/health",
+            "--probe", "db=tcp://127.0.0.1:5432",
+            "--probe-condition", "site=[STATUS] == 200",
+            "--probe-condition", "site=[RESPONSE_TIME] < 300ms",
+        ],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (config,) = seen
+    assert [(p.job, p.module, p.target, p.interval_s) for p in config.probes] == [
+        ("site", "http", "https://example.com/health", 5.0),
+        ("db", "tcp", "127.0.0.1:5432", 5.0),
+    ]
+    assert config.probe_conditions == {"site": ["[STATUS] == 200", "[RESPONSE_TIME] < 300ms"]}
+    assert [t.health_path for t in config.targets] == [None]
 
 
 def test_missing_monitor_extra_gives_an_install_hint(

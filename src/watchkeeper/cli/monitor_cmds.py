@@ -28,6 +28,7 @@ __all__ = ["query", "tsdb", "up"]
 # building the command line never imports the monitor (it needs the 'monitor' extra).
 _DEFAULT_LISTEN = "127.0.0.1:9099"
 _DATA_DIR_HELP = "Directory of the embedded time-series store."
+_JOB_RE = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _SIZE_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMGTP]?i?B)?$", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40, "P": 1 << 50}
 
@@ -234,12 +235,12 @@ def up(
     conditions: dict[str, list[str]] = {}
     for flag in condition_flags:
         job, sep, condition = flag.partition("=")
-        if not sep or not job.strip() or not condition.strip():
+        if not sep or not _JOB_RE.match(job) or not condition.strip():
             raise click.BadParameter(
                 f"expected JOB=CONDITION such as 'api=[STATUS] == 200', got {flag!r}",
                 param_hint="--probe-condition",
             )
-        conditions.setdefault(job.strip(), []).append(condition.strip())
+        conditions.setdefault(job, []).append(condition.strip())
     token, generated = resolve_token(host, token)
     config = MonitorConfig(
         data_dir=data_dir,
