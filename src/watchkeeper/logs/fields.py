@@ -1,0 +1,256 @@
+"""The fields of one log line, the same for the JSON and console formats and structlog.
+
+Order: ``timestamp`` (RFC 3339, UTC, microseconds), ``level``, ``logger``,
+``message``, ``service``, the context (``request_id``, bound fields), ``trace_id``
+and ``span_id`` when a span is active, the record's ``extra=`` fields, then
+``exception`` as ``{type, message, stack}``.
+
+Everything but the first five passes through redaction and truncation. A context
+or ``extra=`` field named like one of the core fields is kept as ``field_<name>``
+instead of overwriting it (a line's level or timestamp is never forged by data).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from watchkeeper.logs.context import current_local, current_request
+from watchkeeper.logs.redaction import REDACTED, Redactor
+from watchkeeper.logs.trace_ids import current_trace_ids
+from watchkeeper.logs.truncation import DEFAULT_LIMIT, truncate
+
+__all__ = ["CORE_FIELDS", "STRUCTLOG_FIELDS", "FieldBuilder", "level_name"]
+
+CORE_FIELDS = frozenset({
+    "timestamp", "level", "logger", "message", "service", "trace_id", "span_id", "exception",
+})  # fmt: skip
+# Where structlog events routed through stdlib travel: one record attribute, so their
+# keys can never collide with LogRecord's own attributes (which makeRecord refuses).
+STRUCTLOG_FIELDS = "_watchkeeper_fields"
+
+# Attributes every LogRecord has (plus what formatters and uvicorn add): the rest are extras.
+_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "taskName", "color_message", STRUCTLOG_FIELDS,
+}  # fmt: skip
+_PLAIN_RECORD_SIZE = len(logging.LogRecord("", 0, "", 0, "", (), None).__dict__)
+_LEVELS = {
+    logging.DEBUG: "debug", logging.INFO: "info", logging.WARNING: "warning",
+    logging.ERROR: "error", logging.CRITICAL: "critical",
+}  # fmt: skip
+_MAX_DEPTH = 8  # nested containers deeper than this (or cyclic) are cut
+_STACK_LIMIT = 32_000  # a stack keeps its innermost frames (the end) when cut
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what orjson can write as a number
+_CARD_MIN = 10**12  # ints this large could be card numbers
+
+
+def level_name(levelno: int, levelname: str) -> str:
+    return _LEVELS.get(levelno) or levelname.lower()
+
+
+class FieldBuilder:
+    """Builds the ordered, sanitised field dict of a record or a structlog event."""
+
+    def __init__(
+        self,
+        service: str | None = None,
+        redactor: Redactor | None = None,
+        truncate_at: int | None = DEFAULT_LIMIT,
+    ) -> None:
+        self.service = service
+        self.redactor = redactor
+        self.limit = truncate_at or None
+        self._secret = redactor.is_secret_key if redactor is not None else None
+        self._ts: tuple[int, str] = (-1, "")
+
+    # -- values -------------------------------------------------------------------
+
+    def text(self, value: str) -> str:
+        if self.redactor is not None:
+            value = self.redactor.text(value)
+        limit = self.limit
+        if limit and len(value) > limit:
+            return truncate(value, limit)
+        return value
+
+    def clean(self, value: Any, depth: int = 0) -> Any:
+        """``value`` redacted, truncated and made JSON-safe, containers recursively."""
+        kind = type(value)
+        if kind is str:
+            return self.text(value)
+        if kind is int:
+            if value >= _CARD_MIN or value < 0:
+                return self._big_int(value)
+            return value
+        if kind is float or kind is bool or value is None:
+            return value
+        if depth >= _MAX_DEPTH:
+            return "[too deep]"
+        if isinstance(value, Mapping):
+            secret = self._secret
+            return {
+                (k if type(k) is str else str(k)): (
+                    REDACTED if secret is not None and secret(k) else self.clean(v, depth + 1)
+                )
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.clean(v, depth + 1) for v in value]
+        if isinstance(value, str):  # str subclasses (StrEnum) as their text
+            return self.text(str(value))
+        if isinstance(value, int):
+            return self._big_int(int(value))
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return self.clean(dataclasses.asdict(value), depth + 1)
+        dump = getattr(value, "model_dump", None)  # pydantic models: their fields, redacted
+        if callable(dump):
+            try:
+                return self.clean(dump(mode="json"), depth + 1)
+            except Exception:
+                pass
+        return value  # datetime, UUID, Enum … (orjson writes them), else ``default``
+
+    def _big_int(self, value: int) -> Any:
+        if self.redactor is not None and value >= _CARD_MIN:
+            text = str(value)
+            if self.redactor.text(text) != text:
+                return REDACTED
+        return value if _INT_MIN <= value <= _INT_MAX else str(value)
+
+    def default(self, value: Any) -> Any:
+        """orjson's fallback for types it cannot write: their text, sanitised."""
+        try:
+            return self.text(str(value))
+        except Exception:
+            return f"<unprintable {type(value).__qualname__}>"
+
+    # -- a record -----------------------------------------------------------------
+
+    def timestamp(self, created: float) -> str:
+        second = int(created)
+        cached = self._ts
+        if cached[0] != second:  # one strftime per second, not per line
+            cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+            self._ts = cached
+        return f"{cached[1]}.{int((created - second) * 1_000_000):06d}Z"
+
+    def from_record(self, record: logging.LogRecord) -> dict[str, Any]:
+        try:
+            message = record.getMessage()
+        except Exception:  # bad %-args: keep what the caller wrote rather than lose the line
+            message = f"{record.msg!s} {record.args!r}"
+        out: dict[str, Any] = {
+            "timestamp": self.timestamp(record.created),
+            "level": _LEVELS.get(record.levelno) or record.levelname.lower(),
+            "logger": record.name,
+            "message": self.text(message),
+        }
+        self._context(out)
+        attrs = record.__dict__
+        if len(attrs) > _PLAIN_RECORD_SIZE:  # anything beyond a plain record: extras
+            fields = attrs.get(STRUCTLOG_FIELDS)
+            if fields is not None:
+                self._merge(out, fields)
+            for key, value in attrs.items():
+                if key not in _RECORD_ATTRS:
+                    self._put(out, key, value)
+        if record.exc_info:
+            out["exception"] = self.exception(record.exc_info)
+        if record.stack_info:
+            out["stack_info"] = self._stack(record.stack_info)
+        return out
+
+    def _context(self, out: dict[str, Any]) -> None:
+        if self.service is not None:
+            out["service"] = self.service
+        holder = current_request()
+        if holder is not None:
+            rid = holder.request_id
+            for key, value in holder.fields.items():
+                if value is rid:  # validated or generated by us: nothing to redact
+                    out[key] = value
+                else:
+                    self._put(out, key, value)
+        local = current_local()
+        if local:
+            self._merge(out, local)
+        ids = current_trace_ids()
+        if ids is not None:
+            out["trace_id"], out["span_id"] = ids
+
+    def _merge(self, out: dict[str, Any], fields: Mapping[str, Any]) -> None:
+        for key, value in fields.items():
+            self._put(out, key, value)
+
+    def _put(self, out: dict[str, Any], key: str, value: Any) -> None:
+        if key in CORE_FIELDS:
+            key = f"field_{key}"
+        secret = self._secret
+        out[key] = REDACTED if secret is not None and secret(key) else self.clean(value)
+
+    # -- exceptions ---------------------------------------------------------------
+
+    def exception(self, exc_info: Any) -> dict[str, str]:
+        if exc_info is True:
+            exc_info = sys.exc_info()
+        if isinstance(exc_info, BaseException):
+            exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
+        etype: type[BaseException] | None = exc_info[0]
+        exc: BaseException | None = exc_info[1]
+        tb: TracebackType | None = exc_info[2]
+        if etype is None:
+            return {"type": "None", "message": "", "stack": ""}
+        module = etype.__module__
+        name = etype.__qualname__ if module == "builtins" else f"{module}.{etype.__qualname__}"
+        try:
+            text = str(exc)
+        except Exception:
+            text = f"<unprintable {etype.__qualname__}>"
+        try:
+            stack = "".join(traceback.format_exception(etype, exc, tb))
+        except Exception:
+            stack = ""
+        return {"type": name, "message": self.text(text), "stack": self._stack(stack)}
+
+    def _stack(self, stack: str) -> str:
+        if self.redactor is not None:
+            stack = self.redactor.text(stack)
+        if len(stack) > _STACK_LIMIT:  # keep the end: the innermost frames and the error
+            cut = len(stack) - _STACK_LIMIT
+            stack = f"…[truncated {cut} chars]{stack[cut:]}"
+        return stack.rstrip("\n")
+
+    # -- a structlog event --------------------------------------------------------
+
+    def from_event(self, logger_name: str, method: str, event: Mapping[str, Any]) -> dict[str, Any]:
+        """The same fields for a structlog event dict (rendered natively, not via stdlib)."""
+        event = dict(event)
+        message = event.pop("event", "")
+        level = str(event.pop("level", None) or method)
+        level = "error" if level == "exception" else ("warning" if level == "warn" else level)
+        name = event.pop("logger", None) or event.pop("logger_name", None) or logger_name
+        exc_info = event.pop("exc_info", None)
+        event.pop("timestamp", None)  # ours is the one format everywhere
+        stack_info = event.pop("stack", None) if isinstance(event.get("stack"), str) else None
+        exception = event.pop("exception", None)
+        out: dict[str, Any] = {
+            "timestamp": self.timestamp(time.time()),
+            "level": level.lower(),
+            "logger": str(name),
+            "message": self.text(message if isinstance(message, str) else str(message)),
+        }
+        self._context(out)
+        self._merge(out, event)
+        if exc_info:
+            out["exception"] = self.exception(exc_info)
+        elif isinstance(exception, str):  # an earlier format_exc_info processor rendered it
+            out["exception"] = {"type": "", "message": "", "stack": self._stack(exception)}
+        if stack_info:
+            out["stack_info"] = self._stack(stack_info)
+        return out

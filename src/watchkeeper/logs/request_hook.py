@@ -1,0 +1,84 @@
+"""The request hook: a request id for every log line of a request, and the access log.
+
+``instrument()`` installs it first, so it begins before the other hooks (their
+lines carry the id) and ends after them. For each request it
+
+- continues the caller's ``X-Request-ID`` when it is safe (``request_ids.py``) or
+  makes a fresh one, and echoes it in the response's ``X-Request-ID`` header;
+- makes it the request's log context (``context.py``) before the app runs, so it
+  is on every line of the request: across awaits, in the threadpool, in threads
+  started with ``copy_context()``, in background tasks after the response;
+- with ``access_log=True``, writes one line per request when it ends (logger
+  ``watchkeeper.access``): method, route template, status, duration, bytes in and
+  out, and the request's context (request id, bound fields);
+- clears the context when the request ends (WSGI servers reuse threads).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextvars import Token
+
+from watchkeeper.instrument.hooks import RequestEnd, RequestInfo
+from watchkeeper.logs.context import RequestContext, begin_request, end_request
+from watchkeeper.logs.request_ids import new_request_id, valid_request_id
+
+__all__ = ["HEADER", "RequestIdHook"]
+
+HEADER = "x-request-id"
+access_logger = logging.getLogger("watchkeeper.access")
+
+
+class _State:
+    __slots__ = ("headers", "method", "path", "token")
+
+    def __init__(
+        self, rid: str, method: str, path: str, token: Token[RequestContext | None]
+    ) -> None:
+        self.headers = ((HEADER, rid),)
+        self.method = method
+        self.path = path
+        self.token = token
+
+
+class RequestIdHook:
+    """``RequestIdHook(access_log=False, trust_incoming=True)``; see the module doc."""
+
+    def __init__(self, *, access_log: bool = False, trust_incoming: bool = True) -> None:
+        self.access_log = access_log
+        # Behind a proxy that sets the header, continue it; at the edge, a service
+        # may prefer its own ids only.
+        self.trust_incoming = trust_incoming
+
+    def begin(self, request: RequestInfo) -> _State:
+        rid = valid_request_id(request.header(HEADER)) if self.trust_incoming else None
+        if rid is None:
+            rid = new_request_id()
+        _, token = begin_request(rid)
+        return _State(rid, request.method, request.path, token)
+
+    def response_headers(self, state: _State) -> tuple[tuple[str, str], ...]:
+        return state.headers
+
+    def end(self, state: _State, outcome: RequestEnd) -> None:
+        try:
+            if self.access_log and access_logger.isEnabledFor(logging.INFO):
+                duration_ms = round(outcome.duration_s * 1000, 3)
+                access_logger.info(
+                    "%s %s %d %.1fms",
+                    state.method,
+                    outcome.route,
+                    outcome.status,
+                    duration_ms,
+                    extra={
+                        "http_request_method": state.method,
+                        "http_route": outcome.route,
+                        "url_path": state.path,
+                        "http_response_status_code": outcome.status,
+                        "duration_ms": duration_ms,
+                        "http_request_body_size": outcome.request_bytes,
+                        "http_response_body_size": outcome.response_bytes,
+                    },
+                )
+        finally:
+            end_request(state.token)
