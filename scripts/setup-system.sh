@@ -13,6 +13,7 @@ command -v amtool >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)  # load generator of benchmarks/bench_uvicorn
+command -v openssl >/dev/null 2>&1 || need+=(openssl)  # self-signed certs of the TLS probe tests
 # Headless chromium for the RUM (and console) browser tests, driven by Playwright with
 # executable_path=/usr/bin/chromium: Playwright never downloads a browser of its own.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
