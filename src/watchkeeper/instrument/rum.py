@@ -80,6 +80,11 @@ class RUM:
 
     @classmethod
     def of(cls, value: RUM | Iterable[str]) -> RUM:
+        if isinstance(value, str):  # a string is iterable too: "/" would become ("/",)
+            raise ConfigurationError(
+                f"rum pages must be a non-empty list of route templates, got {value!r}: "
+                "e.g. rum=['/', '/products/{id}']"
+            )
         rum = value if isinstance(value, RUM) else cls(pages=tuple(value))
         rum.validate()
         return rum
@@ -264,7 +269,7 @@ class RUMEndpoint:
         if api is not None:
             if not isinstance(api, list) or len(api) > MAX_API_TIMINGS:
                 raise _Malformed(f"api must be a list of at most {MAX_API_TIMINGS} durations")
-            api = [_seconds({"api": v}, "api") for v in api]
+            api = [_seconds({"api": v if v is not None else "null"}, "api") for v in api]
         if load is None and ttfb is None and not api:
             raise _Malformed("nothing to record: send load, ttfb or api")
         route = self.page_route(page)
