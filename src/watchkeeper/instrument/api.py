@@ -61,6 +61,7 @@ def instrument(
     track_exceptions: bool = True,
     request_id: bool = True,
     access_log: bool = False,
+    tracing: bool | None = None,
     profiling_token: str | None = None,
     profiling_path: str = "/debug/profile",
     hooks: Sequence[RequestHook] = (),
@@ -87,6 +88,10 @@ def instrument(
       ``access_log``: one log line per request (logger ``watchkeeper.access``).
     - ``profiling_token``: mount the live-profiling endpoint at ``profiling_path``
       (token-protected; nothing is mounted without a token). See docs/profiling.md.
+    - ``tracing``: one OpenTelemetry SERVER span per request, W3C trace context in
+      and out, exemplars on the duration histogram (docs/tracing.md). None (default):
+      on when ``watchkeeper.tracing.configure()`` ran or an OpenTelemetry SDK
+      TracerProvider is set, so call those first.
     - ``hooks``: your own request hooks (instrument/hooks.py), run after the built-in ones.
     - ``rum``: real-user monitoring, off by default: the allow-listed page routes
       (``rum=['/', '/products/{id}']``) or ``RUM(...)``; serves the browser snippet
@@ -132,10 +137,20 @@ def instrument(
         wk.profile = ProfileEndpoint(profiling_token, profiling_path)
     wk.hooks = (
         *_builtin_hooks(
-            wk, request_id=request_id, access_log=access_log, track_exceptions=track_exceptions
+            wk,
+            request_id=request_id,
+            access_log=access_log,
+            track_exceptions=track_exceptions,
+            tracing=tracing,
         ),
         *hooks,
     )
+    if tracing is not False or hooks:
+        from watchkeeper.tracing.server import disable_framework_server_spans, exemplar_source_for
+
+        wk.exemplar_of = exemplar_source_for(wk.hooks)
+        if wk.exemplar_of is not None:
+            disable_framework_server_spans(app)
     if rum is not None:
         wk.rum = _rum_endpoint(rum, reg, wk)
     _register_process_metrics(reg, name, version, system_metrics)
@@ -148,6 +163,7 @@ def _builtin_hooks(
     request_id: bool = True,
     access_log: bool = False,
     track_exceptions: bool,
+    tracing: bool | None = None,
 ) -> list[RequestHook]:
     """The request hooks instrument() installs, in the order they begin."""
     built: list[RequestHook] = []
@@ -155,6 +171,12 @@ def _builtin_hooks(
         # First: its log context is set before the other hooks begin (their lines carry
         # the request id) and cleared after they all ended.
         built.append(RequestIdHook(access_log=access_log))
+    if tracing is not False:
+        # Imported here: tracing imports instrument modules, and most apps never trace.
+        from watchkeeper.tracing.server import ServerSpanHook, tracing_wanted
+
+        if tracing_wanted(tracing):  # the span is current for the hooks after it
+            built.append(ServerSpanHook())
     if track_exceptions:
         built.append(ExceptionHook(errors_tracker(wk.registry)))
     return built

@@ -32,7 +32,7 @@ from watchkeeper.instrument.hooks import (
     begin_hooks,
     end_hooks,
 )
-from watchkeeper.instrument.http import WAKE_FOLDER_AT
+from watchkeeper.instrument.http import WAKE_FOLDER_AT, Pending
 
 __all__ = ["ASGIApp", "WatchkeeperMiddleware"]
 
@@ -89,6 +89,7 @@ class WatchkeeperMiddleware:
             self.intercepted[instrumentation.profile.path] = self._serve_profile
         self.exclude_paths = instrumentation.exclude_paths
         self.hooks = instrumentation.hooks
+        self.exemplar_of = instrumentation.exemplar_of
         self._lag_started = False
         self.stream_prefixes = tuple(
             t.encode("latin-1") for t in instrumentation.stream_content_types
@@ -166,11 +167,14 @@ class WatchkeeperMiddleware:
                             if stream_start:
                                 http.record_stream(method, route_of(scope), perf_counter() - start)
                             else:  # HTTPMetrics.record, inlined: one tuple appended
-                                pending_append((
+                                item = (
                                     method, route_of(scope), 499 if disconnected else status,
                                     _handled_error(scope) if status >= 500 else "",
                                     perf_counter() - start, received, sent,
-                                ))  # fmt: skip
+                                )  # fmt: skip
+                                pending_append(item)
+                                if self.exemplar_of is not None:  # tracing on
+                                    self._add_exemplar(item)
                                 if len(pending) > WAKE_FOLDER_AT:
                                     http.backlog()
                         except Exception as exc:
@@ -263,6 +267,22 @@ class WatchkeeperMiddleware:
             return
         end_hooks(started, outcome, self.wk.registry)
 
+    def _exemplar(self) -> str | None:
+        # Called where the duration is recorded: inside the request, its span current.
+        exemplar_of = self.exemplar_of
+        if exemplar_of is None:
+            return None
+        try:
+            return exemplar_of()
+        except Exception as exc:
+            faults.report("asgi.exemplar", exc, self.wk.registry)
+            return None
+
+    def _add_exemplar(self, item: Pending) -> None:
+        labels = self._exemplar()
+        if labels is not None:
+            self.wk.http.add_exemplar(item, labels)
+
     def _finish_abnormally(
         self,
         scope: Scope,
@@ -287,7 +307,9 @@ class WatchkeeperMiddleware:
                 wk.http.record_stream(method, route, end - start)
                 return
             code = 499 if disconnected else (status or 500)
-            wk.http.record(method, route, code, error_type, end - start, received, sent)
+            wk.http.record(
+                method, route, code, error_type, end - start, received, sent, self._exemplar()
+            )
         except Exception as exc:
             faults.report("asgi.record", exc, self.wk.registry)
 
@@ -305,7 +327,7 @@ class WatchkeeperMiddleware:
         # The head is the request's answer; the stream is measured apart.
         now = perf_counter()
         route = self.wk.route_of(scope)
-        self.wk.http.record(method, route, status, "", now - start, received, 0)
+        self.wk.http.record(method, route, status, "", now - start, received, 0, self._exemplar())
         return now
 
     def is_stream(self, message: Message) -> bool:

@@ -42,6 +42,9 @@ class Instrumentation:
     # Per-request work inside the request's context (request ids, spans, error
     # tracking), begun in order and ended in reverse; see hooks.py.
     hooks: tuple[RequestHook, ...] = ()
+    # Tracing on: returns the current sampled span's exemplar labels (or None) at the
+    # moment a request's duration is recorded; None when tracing is off (no cost).
+    exemplar_of: Callable[[], str | None] | None = None
     # The live-profiling endpoint; None (the default) unless a profiling token is set.
     profile: ProfileEndpoint | None = None
     # Real-user monitoring: the beacon and script endpoints; None unless rum= is set.

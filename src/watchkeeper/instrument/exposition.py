@@ -92,10 +92,19 @@ def _render_family(out: list[str], family: Family[Any], openmetrics: bool) -> No
             with UPDATE_LOCK:  # a consistent copy: count must equal the +Inf bucket
                 counts = list(c.counts)
                 total_sum = c.sum
+                exemplars = list(c.exemplars) if openmetrics and c.exemplars else None
             running = 0
-            for line, n in zip(c.lines, counts, strict=True):
-                running += n
-                out.append(f"{line}{running}\n")
+            if exemplars is None:
+                for line, n in zip(c.lines, counts, strict=True):
+                    running += n
+                    out.append(f"{line}{running}\n")
+            else:  # only OpenMetrics has exemplars: `bucket 3 # {trace_id="…"} 0.07 1.7e9`
+                for line, n, ex in zip(c.lines, counts, exemplars, strict=True):
+                    running += n
+                    if ex is None:
+                        out.append(f"{line}{running}\n")
+                    else:
+                        out.append(f"{line}{running} # {{{ex[0]}}} {_fmt(ex[1])} {ex[2]:.3f}\n")
             out.append(f"{c.count_line}{running}\n{c.sum_line}{_fmt(total_sum)}\n")
 
 

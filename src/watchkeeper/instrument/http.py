@@ -18,7 +18,10 @@ from watchkeeper.instrument._semconv import (
 from watchkeeper.instrument.metrics import UPDATE_LOCK, HistogramChild
 from watchkeeper.instrument.registry import Registry
 
-__all__ = ["HTTPMetrics"]
+__all__ = ["HTTPMetrics", "Pending"]
+
+# method, route, status, error_type, duration, request bytes, response bytes
+Pending = tuple[str, str, int, str, float, int, int]
 
 _STATUS = {code: str(code) for code in range(100, 600)}
 WAKE_FOLDER_AT = 256  # pending observations that start the background folder
@@ -63,7 +66,10 @@ class HTTPMetrics:
 
         self.registry = registry
         self._folder_pid = 0
-        self.pending: deque[tuple[str, str, int, str, float, int, int]] = deque()
+        self.pending: deque[Pending] = deque()
+        # (the pending observation, exemplar label pairs, unix time): only requests
+        # that ran inside a sampled span append here; folded with the observations.
+        self.exemplars: deque[tuple[Pending, str, float]] = deque()
         self._inflight: dict[str, list[None]] = {}
         registry.add_pre_collect(self.fold)
         self._by_key: dict[
@@ -99,13 +105,22 @@ class HTTPMetrics:
         duration: float,
         request_bytes: int,
         response_bytes: int,
+        exemplar: str | None = None,
     ) -> None:
         """One finished request. Deferred: a tuple appended now (atomic, ~0.1 µs),
-        folded into the histograms before the next render or snapshot."""
+        folded into the histograms before the next render or snapshot. ``exemplar``:
+        rendered label pairs (``trace_id="…",span_id="…"``) for the duration bucket."""
         pending = self.pending
-        pending.append((method, route, status, error_type, duration, request_bytes, response_bytes))
+        item = (method, route, status, error_type, duration, request_bytes, response_bytes)
+        pending.append(item)
+        if exemplar is not None:
+            self.exemplars.append((item, exemplar, time.time()))
         if len(pending) > WAKE_FOLDER_AT:
             self.backlog()
+
+    def add_exemplar(self, item: Pending, exemplar: str) -> None:
+        """Attach an exemplar to an observation already appended to ``pending``."""
+        self.exemplars.append((item, exemplar, time.time()))
 
     def backlog(self) -> None:
         # Rare path: observations pile up between scrapes. A background thread folds
@@ -130,6 +145,11 @@ class HTTPMetrics:
         """Move pending observations into the histograms and refresh in-flight counts."""
         pending = self.pending
         by_key = self._by_key
+        # Counted before the observations are folded: each of these exemplars had
+        # its observation appended first, so no bucket shows an exemplar ahead of
+        # its count.
+        exemplars = self.exemplars
+        n_exemplars = len(exemplars)
         with UPDATE_LOCK:
             for _ in range(len(pending)):
                 # popleft is atomic: an append racing with the fold is kept for the next one
@@ -145,6 +165,15 @@ class HTTPMetrics:
                 q.sum += received
                 r.counts[bisect_left(r.bounds, sent)] += 1
                 r.sum += sent
+            for _ in range(n_exemplars):
+                item, labels, timestamp = exemplars.popleft()
+                key = item[:4]
+                children = by_key.get(key)
+                if children is None:
+                    children = self._children_for(key)
+                d = children[0]
+                duration = item[4]
+                d.set_exemplar(bisect_left(d.bounds, duration), labels, duration, timestamp)
             for method, inflight in list(self._inflight.items()):
                 self.active.labels(method).value = len(inflight)
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Generic, TypeVar
 
 __all__ = [
     "DEFAULT_CARDINALITY_LIMIT",
+    "EXEMPLAR_MAX_CHARS",
     "OVERFLOW_LABEL",
     "UPDATE_LOCK",
     "Counter",
@@ -33,10 +35,12 @@ __all__ = [
     "HistogramChild",
     "escape_label_value",
     "format_value",
+    "render_exemplar_labels",
 ]
 
 DEFAULT_CARDINALITY_LIMIT = 2000
 OVERFLOW_LABEL = "otel_metric_overflow"
+EXEMPLAR_MAX_CHARS = 128  # OpenMetrics: the exemplar's label names and values together
 
 # One lock for every update: ``x += 1`` is not atomic across threads (threaded WSGI
 # servers would lose increments), an uncontended acquire costs ~50 ns, and the HTTP
@@ -246,23 +250,39 @@ class Gauge(Family[GaugeChild]):
 
 
 class HistogramChild:
-    __slots__ = ("bounds", "count_line", "counts", "lines", "sum", "sum_line")
+    __slots__ = ("bounds", "count_line", "counts", "exemplars", "lines", "sum", "sum_line")
 
     def __init__(self, bounds: tuple[float, ...], pairs: str, name: str) -> None:
         self.bounds = bounds
         # counts[i] holds observations in (bounds[i-1], bounds[i]]; the last slot is +Inf.
         self.counts = [0] * (len(bounds) + 1)
         self.sum = 0.0
+        # The latest exemplar per bucket (what prometheus_client keeps), as
+        # (rendered label pairs, value, unix time); None until the first one, so a
+        # histogram that never sees a trace pays one slot.
+        self.exemplars: list[tuple[str, float, float] | None] | None = None
         sep = "," if pairs else ""
         les = [format_value(float(b)) for b in bounds] + ["+Inf"]
         self.lines = tuple(f'{name}_bucket{{{pairs}{sep}le="{le}"}} ' for le in les)
         self.sum_line = f"{name}_sum{_braced(pairs)} "
         self.count_line = f"{name}_count{_braced(pairs)} "
 
-    def observe(self, value: float) -> None:
+    def observe(self, value: float, exemplar: Mapping[str, str] | None = None) -> None:
+        """Count ``value``; ``exemplar`` (e.g. ``{"trace_id": ...}``) is kept for its
+        bucket and shown in the OpenMetrics exposition."""
         with UPDATE_LOCK:
-            self.counts[bisect_left(self.bounds, value)] += 1
+            index = bisect_left(self.bounds, value)
+            self.counts[index] += 1
             self.sum += value
+            if exemplar is not None:
+                self.set_exemplar(index, render_exemplar_labels(exemplar), value, time.time())
+
+    def set_exemplar(self, index: int, labels: str, value: float, timestamp: float) -> None:
+        """Keep the exemplar of bucket ``index`` (call under UPDATE_LOCK)."""
+        exemplars = self.exemplars
+        if exemplars is None:
+            exemplars = self.exemplars = [None] * len(self.counts)
+        exemplars[index] = (labels, value, timestamp)
 
     def cumulative(self) -> list[int]:
         total = 0
@@ -271,6 +291,17 @@ class HistogramChild:
             total += c
             out.append(total)
         return out
+
+
+def render_exemplar_labels(labels: Mapping[str, str]) -> str:
+    """``trace_id="…",span_id="…"``, checked against OpenMetrics' limit (128 characters
+    of names and values together)."""
+    if sum(len(k) + len(v) for k, v in labels.items()) > EXEMPLAR_MAX_CHARS:
+        raise ValueError(f"exemplar labels longer than {EXEMPLAR_MAX_CHARS} characters: {labels}")
+    for key in labels:
+        if not _LABEL_RE.match(key):
+            raise ValueError(f"invalid exemplar label name {key!r}: use [a-zA-Z_][a-zA-Z0-9_]*")
+    return ",".join(f'{k}="{escape_label_value(v)}"' for k, v in labels.items())
 
 
 class Histogram(Family[HistogramChild]):
@@ -300,5 +331,5 @@ class Histogram(Family[HistogramChild]):
         pairs = _label_pairs(self.labelnames, values, overflow)
         return HistogramChild(self.bounds, pairs, self.name)
 
-    def observe(self, value: float) -> None:
-        self.labels().observe(value)
+    def observe(self, value: float, exemplar: Mapping[str, str] | None = None) -> None:
+        self.labels().observe(value, exemplar)

@@ -114,9 +114,12 @@ class _Request:
             route = wk.route_of(self.environ)
             duration = perf_counter() - self.start
             error_type = type(error).__qualname__ if error is not None else ""
+            # Tracing on: the request's span is still current here (hooks end after).
+            exemplar = wk.exemplar_of() if wk.exemplar_of is not None else None
             wk.http.record(
-                self.method, route, code, error_type, duration, request_bytes, self.response_bytes
-            )
+                self.method, route, code, error_type, duration, request_bytes,
+                self.response_bytes, exemplar,
+            )  # fmt: skip
         except Exception as exc:
             faults.report("wsgi.record", exc, wk.registry)
             return

@@ -1,0 +1,225 @@
+"""The server-span request hook: one SERVER span per request, made current for the app.
+
+``begin`` continues the W3C trace context the request carries (``traceparent``,
+``tracestate``), starts a span named by the method with the current HTTP semantic
+convention attributes, and attaches it as the current context so the app's own
+spans, outgoing calls and log lines join the trace. ``end`` adds the route (the
+span is renamed ``"{method} {route}"``), the status code, ``error.type`` and the
+exception, sets status ERROR for 5xx, ends the span and detaches the context.
+There are no per-chunk send/receive spans: they are most of what OpenTelemetry's
+ASGI instrumentation costs, and nobody reads them.
+
+Sampling before OpenTelemetry: when the provider's sampler is watchkeeper's and
+the propagators read only W3C headers, a request without ``traceparent`` is
+decided with one random draw first. A losing draw creates no span and touches no
+OpenTelemetry code: unsampled requests cost well under a microsecond. The
+trade-off (docs/tracing.md): such a request has no trace id (its log lines carry
+none) and sends no ``traceparent`` with ``sampled=0`` downstream, so a downstream
+service decides for itself; any span started inside it without a parent is
+dropped rather than becoming an orphan trace.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from watchkeeper.instrument._semconv import UNMATCHED_ROUTE
+from watchkeeper.instrument.errors import is_app_error
+from watchkeeper.instrument.hooks import RequestEnd, RequestInfo
+from watchkeeper.tracing import setup
+from watchkeeper.tracing.propagation import extract, w3c_only
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import Span, Tracer
+
+__all__ = ["ServerSpanHook", "exemplar_source_for", "tracing_wanted"]
+
+_MAX_USER_AGENT = 512  # attribute values are bounded like every other input
+
+
+class _Dropped:
+    """State of a request the draw did not sample: only the decision to undo."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: Any) -> None:
+        self.token = token
+
+
+class _Traced:
+    __slots__ = ("method", "span", "token")
+
+    def __init__(self, span: Span, token: Any, method: str) -> None:
+        self.span = span
+        self.token = token
+        self.method = method
+
+
+class ServerSpanHook:
+    """``RequestHook`` making the request's SERVER span (see the module docstring).
+
+    ``tracer_provider``: the provider to use; default: the one ``configure()`` made,
+    else the global OpenTelemetry provider (looked up per request, so a provider set
+    after ``instrument()`` is still found).
+    """
+
+    def __init__(self, tracer_provider: TracerProvider | None = None) -> None:
+        setup.require_otel()
+        from opentelemetry import context, trace
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        from watchkeeper._version import __version__
+
+        self._attach = context.attach
+        self._detach = context.detach
+        self._set_span = trace.set_span_in_context
+        self._server = SpanKind.SERVER
+        self._error = Status(StatusCode.ERROR)
+        self._w3c = w3c_only()
+        self._fixed: tuple[Tracer, float | None] | None = None
+        if tracer_provider is not None:
+            tracer = tracer_provider.get_tracer(setup.INSTRUMENTATION_NAME, __version__)
+            self._fixed = (tracer, setup.ratio_of(tracer_provider))
+        self._global = trace.get_tracer(setup.INSTRUMENTATION_NAME, __version__)
+
+    def _tracer(self) -> tuple[Tracer, float | None]:
+        if self._fixed is not None:
+            return self._fixed
+        current = setup.current()
+        if current is not None:
+            return current.tracer, current.ratio
+        return self._global, None
+
+    def begin(self, request: RequestInfo) -> _Traced | _Dropped:
+        tracer, ratio = self._tracer()
+        decided = None
+        if ratio is not None and self._w3c and request.header("traceparent") is None:
+            if not setup.draw(ratio):
+                return _Dropped(setup.REQUEST_DECISION.set(False))
+            parent = None
+            decided = setup.REQUEST_DECISION.set(True)
+        else:
+            parent = extract(request)
+        try:
+            span = tracer.start_span(
+                request.method, context=parent, kind=self._server, attributes=_attributes(request)
+            )
+        finally:
+            if decided is not None:
+                setup.REQUEST_DECISION.reset(decided)
+        token = self._attach(self._set_span(span, parent))
+        return _Traced(span, token, request.method)
+
+    def response_headers(self, state: object) -> tuple[()]:
+        return ()
+
+    def end(self, state: _Traced | _Dropped, outcome: RequestEnd) -> None:
+        if isinstance(state, _Dropped):
+            setup.REQUEST_DECISION.reset(state.token)
+            return
+        span = state.span
+        try:
+            if span.is_recording():
+                self._finish(span, state.method, outcome)
+        finally:
+            span.end()
+            self._detach(state.token)
+
+    def _finish(self, span: Span, method: str, outcome: RequestEnd) -> None:
+        route = outcome.route
+        if route and route != UNMATCHED_ROUTE:
+            span.set_attribute("http.route", route)
+            span.update_name(f"{method} {route}")
+        status = outcome.status
+        span.set_attribute("http.response.status_code", status)
+        error = outcome.error
+        if error is not None and status != 499 and is_app_error(error):
+            span.record_exception(error)
+            kind = type(error)
+            module = kind.__module__
+            name = kind.__qualname__ if module == "builtins" else f"{module}.{kind.__qualname__}"
+            span.set_attribute("error.type", name)
+            span.set_status(self._error.status_code, f"{kind.__qualname__}: {error}"[:256])
+        elif status >= 500:
+            span.set_attribute("error.type", str(status))
+            span.set_status(self._error)
+
+
+def _attributes(request: RequestInfo) -> dict[str, str | int]:
+    """Request attributes known at the start (the sampler sees them too)."""
+    attrs: dict[str, str | int] = {
+        "http.request.method": request.method,
+        "url.path": request.path,
+        "url.scheme": request.scheme,
+        "network.protocol.version": request.http_version,
+    }
+    host = request.header("host")
+    if host:
+        name, port = _split_host(host)
+        attrs["server.address"] = name
+        if port is not None:
+            attrs["server.port"] = port
+    else:
+        server = request.server
+        if server is not None:
+            attrs["server.address"] = server[0]
+            attrs["server.port"] = server[1]
+    client = request.client
+    if client is not None:
+        attrs["client.address"] = client[0]
+    agent = request.header("user-agent")
+    if agent:
+        attrs["user_agent.original"] = agent[:_MAX_USER_AGENT]
+    return attrs
+
+
+def _split_host(host: str) -> tuple[str, int | None]:
+    """``example.com:8080`` -> ("example.com", 8080); ``[::1]:80`` -> ("::1", 80)."""
+    if host.startswith("["):
+        end = host.find("]")
+        name, rest = host[1:end], host[end + 1 :]
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        name, _, port = host.partition(":")
+    return name[:255], int(port) if port.isdigit() and len(port) <= 5 else None
+
+
+def tracing_wanted(tracing: bool | None) -> bool:
+    """instrument(tracing=...): None means on when configure() ran or an
+    OpenTelemetry SDK TracerProvider is the global one."""
+    if tracing is not None:
+        return tracing
+    if setup.is_configured():
+        return True
+    if "opentelemetry.sdk.trace" not in sys.modules:  # nobody set up an SDK provider
+        return False
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    return isinstance(trace.get_tracer_provider(), TracerProvider)
+
+
+def exemplar_source_for(hooks: Sequence[object]) -> Callable[[], str | None] | None:
+    """The exemplar source when one of ``hooks`` makes server spans, else None."""
+    if any(isinstance(hook, ServerSpanHook) for hook in hooks):
+        from watchkeeper.tracing.exemplars import exemplar_source
+
+        return exemplar_source()
+    return None
+
+
+def disable_framework_server_spans(app: object) -> None:
+    """Keep a framework's own request span from doubling ours.
+
+    FastAPI (0.16x) opens its own SERVER span from the request headers whenever an
+    OpenTelemetry provider is set, outside our middleware, and parents it on the
+    incoming context, not on ours: two sibling server spans per request. Its
+    ``telemetry={"tracing": False}`` switch turns that off; we flip it for the app
+    we trace (its metrics and logs settings are left alone).
+    """
+    config = getattr(app, "_telemetry", None)
+    if isinstance(config, dict) and config.get("tracing") and hasattr(app, "_native_telemetry"):
+        config["tracing"] = False
