@@ -5,6 +5,11 @@ every request must present it (``Authorization: Bearer <token>`` or
 ``?token=<token>``, the latter for browsers and Grafana's "custom query
 parameters"). ``/-/healthy`` and ``/-/ready`` stay open so orchestrator probes
 work: they reveal nothing but liveness.
+
+Browsers cannot send a bearer header, so the web console keeps the token in an
+``HttpOnly; SameSite=Strict`` cookie (``TOKEN_COOKIE``, set by its ``/login`` form or
+after a first ``?token=``, like Jupyter); a browser asking for a page without the
+token is sent to ``/login`` instead of getting a JSON 401.
 """
 
 from __future__ import annotations
@@ -13,20 +18,24 @@ import hmac
 import ipaddress
 import secrets
 from collections.abc import Iterable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from watchkeeper.monitor.web.json import dumps, error_body
 
 __all__ = [
+    "LOGIN_PATH",
+    "TOKEN_COOKIE",
     "TokenAuthMiddleware",
     "send_json",
     "generate_token",
     "is_loopback",
 ]
 
-_OPEN_PATHS = frozenset({"/-/healthy", "/-/ready"})
+TOKEN_COOKIE = "watchkeeper_token"
+LOGIN_PATH = "/login"
+_OPEN_PATHS = frozenset({"/-/healthy", "/-/ready", LOGIN_PATH})
 
 
 def generate_token() -> str:
@@ -73,7 +82,19 @@ class TokenAuthMiddleware:
         for key, text in parse_qsl(query.decode("latin-1")):
             if key == "token":
                 return text.encode()
+        for name, value in scope.get("headers", ()):
+            if name == b"cookie":
+                for part in bytes(value).split(b";"):
+                    cookie, _, cookie_value = part.strip().partition(b"=")
+                    if cookie == TOKEN_COOKIE.encode():
+                        return cookie_value.strip(b'"')
         return None
+
+    @staticmethod
+    def _wants_page(scope: Scope) -> bool:
+        if scope["method"] != "GET" or scope["path"].startswith("/api/"):
+            return False
+        return any(name == b"accept" and b"text/html" in value for name, value in scope["headers"])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in _OPEN_PATHS:
@@ -82,6 +103,20 @@ class TokenAuthMiddleware:
         presented = self._presented(scope)
         if presented is not None and hmac.compare_digest(presented, self._token):
             await self.app(scope, receive, send)
+            return
+        if self._wants_page(scope):  # a browser: the console's login form, then back here
+            target = scope["path"] + (
+                "?" + scope["query_string"].decode("latin-1") if scope["query_string"] else ""
+            )
+            location = f"{LOGIN_PATH}?{urlencode({'next': target})}".encode("latin-1")
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 303,
+                    "headers": [(b"location", location), (b"content-length", b"0")],
+                }
+            )
+            await send({"type": "http.response.body", "body": b""})
             return
         message = (
             "missing or wrong token: send 'Authorization: Bearer <token>' or '?token=<token>' "
