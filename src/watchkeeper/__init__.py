@@ -22,6 +22,7 @@ from watchkeeper.instrument.db import instrument_sqlalchemy, uninstrument_sqlalc
 from watchkeeper.instrument.outcomes import declare_job, declare_outcomes, job, outcome
 from watchkeeper.instrument.quota import quota
 from watchkeeper.profiling import profile
+from watchkeeper.tracing import span, traced
 
 __all__ = [
     "REGISTRY",
@@ -43,6 +44,8 @@ __all__ = [
     "outcome",
     "profile",
     "quota",
+    "span",
+    "traced",
     "queues",
     "uninstrument_sqlalchemy",
 ]
