@@ -416,7 +416,7 @@ def _with_conditions(
             for p in probes
         ]
     except ValueError as exc:  # names the probe, the condition, the column and the fix
-        raise ConfigurationError(str(exc)) from None
+        raise ConfigurationError(f"probes: {exc}") from None
 
 
 def _probe_manager(
