@@ -53,8 +53,10 @@ async def _post(
     except httpx.TimeoutException:
         raise DeliveryError(f"POST {shown}: timed out", retryable=True) from None
     except httpx.HTTPError as exc:
-        detail = scrub(str(exc) or type(exc).__name__, [*secrets, url])
-        raise DeliveryError(f"POST {shown}: {detail}", retryable=True) from None
+        detail = scrub(str(exc), [*secrets, url])
+        raise DeliveryError(
+            f"POST {shown}: {type(exc).__name__}: {detail}", retryable=True
+        ) from None
     status = response.status_code
     if status < 300:
         return status
