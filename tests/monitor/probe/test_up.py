@@ -15,6 +15,8 @@ import pytest
 
 from tests.instrument.servers import free_port, serve
 from tests.support.watchkeeper import watchkeeper_up
+from watchkeeper.generate import build_rule_groups
+from watchkeeper.spec import load_spec
 
 
 def _query(base: str, expr: str) -> dict[str, float]:
@@ -77,11 +79,19 @@ def test_up_probes_readiness_and_http_dependencies(tmp_path: Path) -> None:
             )
         ]
 
+        # The generated ProbeFailing rule, evaluated here as Prometheus would evaluate it.
+        (probe_failing,) = [
+            a for g in build_rule_groups(load_spec(spec)) for a in g.alerts
+            if a.name == "ProbeFailing"
+        ]  # fmt: skip
+        assert _query(base, probe_failing.expr) == {}
+
         ready_file.unlink()  # the app is alive but no longer ready: /ready answers 503
         _until(
-            lambda: _query(base, 'probe_success{job="shop-health"}') == {f"{app}/ready": 0.0},
-            "probe_success of the readiness probe dropping to 0",
+            lambda: _query(base, "probe_success") == {f"{app}/ready": 0.0, f"{app}/status": 0.0},
+            "probe_success of both probes dropping to 0",
         )
+        assert _query(base, probe_failing.expr) == {f"{app}/status": 0.0}
         assert _query(base, 'probe_http_status_code{job="shop-health"}') == {f"{app}/ready": 503}
         assert _query(base, 'up{job="shop"}') == {f"127.0.0.1:{port}": 1.0}  # still scraped
         targets = httpx.get(f"{base}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]

@@ -1,5 +1,6 @@
-"""An instrumented Starlette app whose readiness follows a file: it is ready while the file
-named by $WK_READY_FILE exists, so a test can take it out of service without stopping it."""
+"""An instrumented Starlette app whose readiness follows a file: it is ready (and its
+``/status`` page says "healthy") while the file named by $WK_READY_FILE exists, so a test
+can take it out of service without stopping it."""
 
 from __future__ import annotations
 
@@ -15,12 +16,14 @@ import watchkeeper
 from watchkeeper import health
 
 
-async def status(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "healthy"})
-
-
 def flag() -> bool:
     return Path(os.environ["WK_READY_FILE"]).exists()
+
+
+async def status(request: Request) -> JSONResponse:
+    if flag():
+        return JSONResponse({"status": "healthy"})
+    return JSONResponse({"status": "unhealthy"}, status_code=503)
 
 
 app = watchkeeper.instrument(Starlette(routes=[Route("/status", status)]), service="probe-app")
