@@ -189,6 +189,8 @@ class FieldBuilder:
             self._put(out, key, value)
 
     def _put(self, out: dict[str, Any], key: str, value: Any) -> None:
+        if type(key) is not str:
+            key = str(key)
         if key in CORE_FIELDS:
             key = f"field_{key}"
         secret = self._secret

@@ -9,6 +9,7 @@ Each line is flushed, as the stdlib handlers do: a crash must not eat the last l
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import threading
@@ -85,7 +86,11 @@ class LineHandler(logging.Handler):
 
 
 def _binary_or_none(stream: IO[Any]) -> IO[bytes] | None:
-    return stream if "b" in str(getattr(stream, "mode", "")) else None
+    if isinstance(stream, io.BufferedIOBase | io.RawIOBase) or "b" in str(
+        getattr(stream, "mode", "")
+    ):
+        return stream
+    return None  # a text stream (StringIO, a custom writer of str)
 
 
 class RotatingFileHandler(LineHandler):

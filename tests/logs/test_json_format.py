@@ -1,0 +1,174 @@
+"""The JSON line: core fields, extras, context, trace ids, exceptions, odd values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from opentelemetry.sdk.trace import TracerProvider
+
+import watchkeeper.logs as wlogs
+from tests.logs.conftest import Sink
+from watchkeeper.logs import JSONFormatter
+
+
+def test_core_fields_in_order(sink: Sink) -> None:
+    before = time.time()
+    sink.logger.warning("order %s placed", 42)
+    line = sink.last()
+    assert list(line)[:5] == ["timestamp", "level", "logger", "message", "service"]
+    assert line["level"] == "warning"
+    assert line["logger"] == "test.logs"
+    assert line["message"] == "order 42 placed"
+    assert line["service"] == "shop"
+    # RFC 3339 in UTC with microseconds, and the right instant
+    stamp = line["timestamp"]
+    assert stamp.endswith("Z")
+    assert len(stamp) == len("2026-01-01T00:00:00.000000Z")
+    parsed = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    assert parsed.tzinfo == dt.UTC
+    assert abs(parsed.timestamp() - before) < 5
+
+
+def test_every_extra_field_is_a_field(sink: Sink) -> None:
+    sink.logger.info("hi", extra={"user_id": 123, "cart": {"items": [1, 2]}, "ok": True, "f": 1.5})
+    line = sink.last()
+    assert line["user_id"] == 123
+    assert line["cart"] == {"items": [1, 2]}
+    assert line["ok"] is True
+    assert line["f"] == 1.5
+
+
+def test_extras_never_overwrite_core_fields(sink: Sink) -> None:
+    sink.logger.info("real", extra={"level": "fake", "service": "other", "timestamp": 0})
+    line = sink.last()
+    assert line["level"] == "info"
+    assert line["service"] == "shop"
+    assert line["field_level"] == "fake"
+    assert line["field_service"] == "other"
+    assert line["field_timestamp"] == 0
+
+
+def test_exception_is_a_structured_field(sink: Sink) -> None:
+    class PaymentError(Exception):
+        pass
+
+    def charge() -> None:
+        raise PaymentError("card declined")
+
+    try:
+        charge()
+    except PaymentError:
+        sink.logger.exception("charge failed")
+    exc = sink.last()["exception"]
+    assert exc["type"].endswith("PaymentError")
+    assert exc["type"].startswith("tests.logs.test_json_format.")
+    assert exc["message"] == "card declined"
+    assert exc["stack"].startswith("Traceback (most recent call last):")
+    assert "in charge" in exc["stack"]
+    assert sink.last()["level"] == "error"
+
+
+def test_chained_exceptions_keep_the_cause_in_the_stack(sink: Sink) -> None:
+    try:
+        try:
+            empty: dict[str, int] = {}
+            empty["missing"] += 1
+        except KeyError as cause:
+            raise RuntimeError("lookup failed") from cause
+    except RuntimeError as exc:
+        sink.logger.error("failed", exc_info=exc)
+    line = sink.last()["exception"]
+    assert line["type"] == "RuntimeError"
+    assert "KeyError: 'missing'" in line["stack"]
+
+
+def test_stack_info_is_a_field(sink: Sink) -> None:
+    sink.logger.info("where", stack_info=True)
+    assert "test_stack_info_is_a_field" in sink.last()["stack_info"]
+
+
+def test_odd_values_are_written(sink: Sink) -> None:
+    class Colour(enum.Enum):
+        RED = "red"
+
+    @dataclass
+    class Login:
+        user: str
+        password: str
+
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque with Bearer abcdefghijklmnopqrst"
+
+    when = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    ident = uuid.UUID(int=1)
+    extra: dict[object, object] = {
+        "when": when, "id": ident, "colour": Colour.RED, "login": Login("bob", "pw"),
+        "tags": {"a"}, "obj": Opaque(), 7: "int key",
+    }  # fmt: skip
+    sink.logger.info("odd", extra=extra)  # type: ignore[arg-type]  # a non-str key, on purpose
+    line = sink.last()
+    assert line["when"] == "2026-01-02T03:04:05+00:00"
+    assert line["id"] == str(ident)
+    assert line["colour"] == "red"
+    assert line["login"] == {"user": "bob", "password": "[REDACTED]"}
+    assert line["tags"] == ["a"]
+    assert line["obj"] == "opaque with [REDACTED]"
+    assert line["7"] == "int key"
+
+
+def test_a_bad_format_string_keeps_the_line(sink: Sink) -> None:
+    # straight to our handler: pytest's own capture handler would raise on this record
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%d items", ("many",), None)
+    sink.handler.handle(record)
+    assert sink.last()["message"] == "%d items ('many',)"
+
+
+def test_long_message_and_values_are_truncated(sink: Sink) -> None:
+    sink.handler.setFormatter(JSONFormatter(truncate=10))
+    sink.logger.info("m" * 25, extra={"body": "b" * 12, "short": "s" * 10})
+    line = sink.last()
+    assert line["message"] == "m" * 10 + "…[truncated 15 chars]"
+    assert line["body"] == "b" * 10 + "…[truncated 2 chars]"
+    assert line["short"] == "s" * 10
+
+
+def test_truncation_default_is_1000(sink: Sink) -> None:
+    sink.logger.info("x", extra={"body": "b" * 1500})
+    assert sink.last()["body"] == "b" * 1000 + "…[truncated 500 chars]"
+
+
+def test_context_fields_come_after_service(sink: Sink) -> None:
+    with wlogs.context(job="nightly"):
+        sink.logger.info("run", extra={"n": 1})
+    assert list(sink.last())[4:7] == ["service", "job", "n"]
+
+
+def test_trace_ids_of_the_active_span(sink: Sink) -> None:
+    provider = TracerProvider()
+    tracer = provider.get_tracer("test")
+    sink.logger.info("outside")
+    with tracer.start_as_current_span("work") as span:
+        sink.logger.info("inside")
+        ctx = span.get_span_context()
+    outside, inside = sink.lines()
+    assert "trace_id" not in outside
+    assert "span_id" not in outside
+    assert inside["trace_id"] == format(ctx.trace_id, "032x")
+    assert inside["span_id"] == format(ctx.span_id, "016x")
+    assert len(inside["trace_id"]) == 32
+    assert len(inside["span_id"]) == 16
+    provider.shutdown()
+
+
+def test_format_returns_the_line_without_newline() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "hello", (), None)
+    text = JSONFormatter().format(record)
+    assert text.startswith("{")
+    assert text.endswith("}")
+    assert '"message":"hello"' in text
