@@ -23,6 +23,7 @@ class Answer:
     body: bytes = b'{"status": "healthy"}'
     delay_s: float = 0.0
     methods: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 class Endpoint:
@@ -49,6 +50,8 @@ def _handler(answer: Answer) -> type[BaseHTTPRequestHandler]:
             self.send_response(answer.status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(answer.body)))
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
             self.end_headers()
             try:
                 if with_body:

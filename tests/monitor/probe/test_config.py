@@ -28,6 +28,10 @@ def test_defaults_are_blackbox_modules() -> None:
     [
         ({"job": "", "target": "http://a:1/"}, "job must not be empty"),
         ({"job": "w", "target": "ftp://a/"}, "an http probe needs an http(s):// URL"),
+        (
+            {"job": "w", "target": "https://bob:s3cret@a/"},
+            "probe of 'a' (job 'w'): credentials in the URL would become the instance label",
+        ),
         ({"job": "w", "target": "a:1", "module": "tcp", "tls": False, "method": "GET"}, None),
         ({"job": "w", "target": "nope", "module": "tcp"}, "a tcp probe needs host:port"),
         ({"job": "w", "target": "a:1", "module": "udp"}, "module 'udp' is not 'http' or 'tcp'"),
@@ -57,6 +61,7 @@ def test_bad_configs_are_refused(kwargs: dict[str, object], message: str | None)
     with pytest.raises(ValueError) as info:
         ProbeConfig(**kwargs)  # type: ignore[arg-type]
     assert message in str(info.value)
+    assert "s3cret" not in str(info.value)
 
 
 def test_ca_file_that_exists_is_accepted(tmp_path: Path) -> None:

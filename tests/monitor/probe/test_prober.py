@@ -235,6 +235,20 @@ def test_an_untrusted_certificate_fails_unless_verification_is_skipped(
     assert _cert_series(store) == [certificate.not_after]
 
 
+def test_redirects_are_followed_to_the_certificate(
+    endpoint: Endpoint, tls_endpoint: Endpoint, certificate: Certificate, clock: Clock
+) -> None:
+    """An http:// URL redirecting to https:// reports the final status and certificate."""
+    endpoint.answer.status = 302
+    endpoint.answer.headers["Location"] = tls_endpoint.url
+    store = MemoryStorage()
+    config = ProbeConfig("web", endpoint.url, ca_file=str(certificate.cert))
+    status = _run(Prober(store, config, clock=clock), clock)
+    assert (status.health, status.status_code) == ("up", 200)
+    assert (endpoint.answer.methods, tls_endpoint.answer.methods) == (["GET"], ["GET"])
+    assert _last(store, "probe_ssl_earliest_cert_expiry") == certificate.not_after
+
+
 def test_tcp_with_tls_reads_the_certificate(
     tls_endpoint: Endpoint, certificate: Certificate, clock: Clock
 ) -> None:

@@ -76,6 +76,12 @@ class ProbeConfig:
                     f"{where}: an http probe needs an http(s):// URL, "
                     "e.g. http://127.0.0.1:8000/ready"
                 )
+            if parts.username is not None or parts.password is not None:
+                raise ValueError(
+                    f"probe of {parts.hostname!r} (job {self.job!r}): credentials in the URL "
+                    "would become the instance label and show in logs; send them in headers "
+                    "(e.g. Authorization) instead"
+                )
             if self.method not in METHODS:
                 raise ValueError(
                     f"{where}: method {self.method!r} is not one of {', '.join(METHODS)}"

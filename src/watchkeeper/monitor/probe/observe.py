@@ -55,7 +55,7 @@ async def observe_http(config: ProbeConfig, context: ssl.SSLContext, clock: Cloc
         ):
             status = response.status_code
             stream = response.extensions.get("network_stream")
-            if stream is not None and config.target.startswith("https"):
+            if stream is not None and response.url.scheme == "https":  # after redirects
                 cert = peer_not_after(stream.get_extra_info("ssl_object"))
             chunks: list[bytes] = []
             size = 0
