@@ -21,11 +21,13 @@ from watchkeeper.instrument.api import instrument
 from watchkeeper.instrument.db import instrument_sqlalchemy, uninstrument_sqlalchemy
 from watchkeeper.instrument.outcomes import declare_job, declare_outcomes, job, outcome
 from watchkeeper.instrument.quota import quota
+from watchkeeper.instrument.rum import RUM
 from watchkeeper.profiling import profile
 from watchkeeper.tracing import span, traced
 
 __all__ = [
     "REGISTRY",
+    "RUM",
     "ConfigurationError",
     "QueryError",
     "Registry",
