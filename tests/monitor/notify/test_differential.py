@@ -1,0 +1,249 @@
+"""The embedded notifier against a real Alertmanager 0.25, from one spec.
+
+``watchkeeper up -f spec`` runs the notifier from the spec; Debian's
+``prometheus-alertmanager`` runs the alertmanager.yml generated from that same
+spec (webhooks pointed at its own sink). The same alerts, with explicit
+``startsAt``/``endsAt``, are POSTed to both, phase by phase; both sinks must see
+the same notifications: receiver, group labels, status, and every alert's labels,
+status, fingerprint and times.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.monitor.notify.sink import Sink, wait_for
+from tests.support.prometheus import free_port, wait_ready
+from tests.support.watchkeeper import watchkeeper_up
+from watchkeeper.monitor.notify import alertmanager_yaml
+
+pytestmark = pytest.mark.slow
+
+ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+
+SPEC = """\
+version: 1
+service: shop
+targets: ["127.0.0.1:9"]
+notify:
+  receiver: team
+  group_by: [alertname, service]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+  receivers:
+    - {name: team, webhook: {url: "SINK/team"}}
+    - {name: pager, webhook: {url: "SINK/pager"}}
+    - {name: dba, webhook: {url: "SINK/dba"}}
+    - {name: audit, webhook: {url: "SINK/audit"}}
+  routes:
+    - {match: {alertname: DatabaseDown}, receiver: dba, continue: true}
+    - {match: {severity: critical}, receiver: pager, group_by: [alertname, service, instance]}
+    - {match_re: {alertname: "Traffic.*"}, receiver: audit}
+  inhibit:
+    - source: {alertname: ServiceDown}
+      target: {severity: warning}
+      equal: [service]
+"""
+
+
+def _iso(ms: int) -> str:
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@contextlib.contextmanager
+def running_alertmanager(config: Path, work: Path) -> Iterator[str]:
+    port = free_port()
+    log = (work / "alertmanager.log").open("wb")
+    process = subprocess.Popen(
+        [
+            ALERTMANAGER,
+            f"--config.file={config}",
+            f"--storage.path={work / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process=process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+Key = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def _normal(body: dict[str, Any]) -> tuple[Key, str, tuple[Any, ...]]:
+    group: Key = (body["receiver"], tuple(sorted(body["groupLabels"].items())))
+    alerts = tuple(
+        sorted(
+            (
+                tuple(sorted(a["labels"].items())),
+                a["status"],
+                a["fingerprint"],
+                a["startsAt"],
+                a["endsAt"],
+            )
+            for a in body["alerts"]
+        )
+    )
+    return group, body["status"], alerts
+
+
+def _by_group(sink: Sink) -> dict[Key, list[tuple[str, tuple[Any, ...]]]]:
+    out: dict[Key, list[tuple[str, tuple[Any, ...]]]] = {}
+    for body in sink.received():
+        group, status, alerts = _normal(body)
+        out.setdefault(group, []).append((status, alerts))
+    return out
+
+
+def _settle(sinks: list[Sink], at_least: int) -> None:
+    """Wait until each sink has ``at_least`` messages and nothing new came for 3 s
+    (more than a group interval)."""
+    for sink in sinks:
+        wait_for(lambda s=sink: len(s.received()) >= at_least, 60, f"{at_least} notifications")
+    counts = [len(s.received()) for s in sinks]
+    stable_since = time.monotonic()
+    while time.monotonic() - stable_since < 3.0:
+        time.sleep(0.2)
+        now = [len(s.received()) for s in sinks]
+        if now != counts:
+            counts, stable_since = now, time.monotonic()
+
+
+@pytest.mark.skipif(
+    shutil.which(ALERTMANAGER) is None, reason="scripts/setup-system.sh installs it"
+)
+def test_same_groups_as_alertmanager(tmp_path: Path) -> None:
+    with Sink() as ours, Sink() as theirs:
+        ours.start()
+        theirs.start()
+        spec = tmp_path / "watchkeeper.yaml"
+        spec.write_text(SPEC.replace("SINK", f"http://127.0.0.1:{ours.port}"))
+        am_config = tmp_path / "alertmanager.yml"
+        generated = alertmanager_yaml(spec)
+        am_config.write_text(
+            generated.replace(f"127.0.0.1:{ours.port}", f"127.0.0.1:{theirs.port}")
+        )
+        assert f"127.0.0.1:{theirs.port}/pager" in am_config.read_text()
+        with (
+            running_alertmanager(am_config, tmp_path) as am,
+            watchkeeper_up(tmp_path / "data", "-f", str(spec)) as (wk, _),
+        ):
+            engines = [wk, am]
+
+            def post(path: str, body: Any) -> list[Any]:
+                answers = []
+                for base in engines:
+                    response = httpx.post(f"{base}{path}", json=body, timeout=10)
+                    assert response.status_code == 200, (base, response.text)
+                    answers.append(response.json() if response.content else None)
+                return answers
+
+            t0 = int(time.time() * 1000)
+            later = _iso(t0 + 3_600_000)
+
+            def a(name: str, ends: str = later, **labels: str) -> dict[str, Any]:
+                return {
+                    "labels": {"alertname": name, **labels},
+                    "annotations": {"summary": f"{name} on {labels.get('service', '?')}"},
+                    "startsAt": _iso(t0),
+                    "endsAt": ends,
+                    "generatorURL": "http://prometheus/graph",
+                }
+
+            # Phase 1: routing, continue, per-route group_by, a silence (regex matcher).
+            post(
+                "/api/v2/silences",
+                {
+                    "matchers": [{"name": "alertname", "value": "Silen.*", "isRegex": True}],
+                    "startsAt": _iso(t0),
+                    "endsAt": later,
+                    "createdBy": "test",
+                    "comment": "differential",
+                },
+            )
+            phase1 = [
+                a("HighErrorRate", service="shop", severity="critical", instance="1"),
+                a("HighErrorRate", service="shop", severity="critical", instance="2"),
+                a("TrafficDrop", service="shop", severity="warning"),
+                a("DatabaseDown", service="shop", severity="critical", instance="db"),
+                a("CheckoutStalled", service="shop", severity="warning"),
+                a("CheckoutStalled", service="cart", severity="warning"),
+                a("Silenced", service="shop", severity="info"),
+                a("Noise", service="shop"),
+            ]
+            post("/api/v2/alerts", phase1)
+            _settle([ours, theirs], 8)
+            assert _by_group(ours) == _by_group(theirs)
+            assert sorted(k for k in _by_group(ours)) == sorted(
+                [
+                    (
+                        "pager",
+                        (("alertname", "HighErrorRate"), ("instance", "1"), ("service", "shop")),
+                    ),
+                    (
+                        "pager",
+                        (("alertname", "HighErrorRate"), ("instance", "2"), ("service", "shop")),
+                    ),
+                    ("audit", (("alertname", "TrafficDrop"), ("service", "shop"))),
+                    ("dba", (("alertname", "DatabaseDown"), ("service", "shop"))),
+                    (
+                        "pager",
+                        (("alertname", "DatabaseDown"), ("instance", "db"), ("service", "shop")),
+                    ),
+                    ("team", (("alertname", "CheckoutStalled"), ("service", "shop"))),
+                    ("team", (("alertname", "CheckoutStalled"), ("service", "cart"))),
+                    ("team", (("alertname", "Noise"), ("service", "shop"))),
+                ]
+            )
+
+            # Phase 2: ServiceDown fires (the generated inhibition and the spec's one mute
+            # shop's error-rate, traffic and warning alerts); a muted alert resolves.
+            now = _iso(int(time.time() * 1000))
+            post(
+                "/api/v2/alerts",
+                [
+                    a("ServiceDown", service="shop", severity="critical"),
+                    a("HighErrorRate", ends=now, service="shop", severity="critical", instance="1"),
+                ],
+            )
+            _settle([ours, theirs], 9)
+            assert _by_group(ours) == _by_group(theirs)
+            assert len(ours.received()) == 9
+            assert ours.received()[-1]["groupLabels"]["alertname"] == "ServiceDown"
+
+            # Phase 3: everything resolves.
+            now = _iso(int(time.time() * 1000))
+            post(
+                "/api/v2/alerts",
+                [{**alert, "endsAt": now} for alert in phase1]
+                + [a("ServiceDown", ends=now, service="shop", severity="critical")],
+            )
+            _settle([ours, theirs], 18)
+            groups = _by_group(ours)
+            assert groups == _by_group(theirs)
+            assert len(groups) == 9
+            assert all(history[-1][0] == "resolved" for history in groups.values())
