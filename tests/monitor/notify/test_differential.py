@@ -123,7 +123,11 @@ def _settle(sinks: list[Sink], at_least: int) -> None:
     """Wait until each sink has ``at_least`` messages and nothing new came for 3 s
     (more than a group interval)."""
     for sink in sinks:
-        wait_for(lambda s=sink: len(s.received()) >= at_least, 60, f"{at_least} notifications")
+
+        def enough(s: Sink = sink) -> bool:
+            return len(s.received()) >= at_least
+
+        wait_for(enough, 60, f"{at_least} notifications")
     counts = [len(s.received()) for s in sinks]
     stable_since = time.monotonic()
     while time.monotonic() - stable_since < 3.0:
