@@ -185,6 +185,44 @@ def _parse_probe(text: str, interval_s: float) -> ProbeConfig:
     metavar="URL",
     help="Also send every alert to this external Alertmanager (repeatable).",
 )
+@click.option(
+    "--rules",
+    "rule_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Prometheus rule file to evaluate, hot-reloaded when it changes (repeatable).",
+)
+@click.option(
+    "--spec-rules/--no-spec-rules",
+    default=True,
+    show_default=True,
+    help="Evaluate the rules `watchkeeper generate` writes for the -f spec.",
+)
+@click.option(
+    "--evaluation-interval",
+    default="1m",
+    show_default=True,
+    help="Default rule evaluation interval (a group's interval: overrides it).",
+)
+@click.option(
+    "--alert-resend-delay",
+    default="1m",
+    show_default=True,
+    help="Minimum time before re-sending a firing alert to the notifier.",
+)
+@click.option(
+    "--alert-for-outage-tolerance",
+    default="1h",
+    show_default=True,
+    help="Longest downtime after which alerts' 'for' state is still restored.",
+)
+@click.option(
+    "--alert-for-grace-period",
+    default="10m",
+    show_default=True,
+    help="Minimum wait after a restart before a restored alert with a 'for' fires.",
+)
 def up(
     data_dir: Path,
     listen: str,
@@ -200,6 +238,12 @@ def up(
     query_max_samples: int,
     token: str | None,
     alertmanager_urls: tuple[str, ...],
+    rule_files: tuple[Path, ...],
+    spec_rules: bool,
+    evaluation_interval: str,
+    alert_resend_delay: str,
+    alert_for_outage_tolerance: str,
+    alert_for_grace_period: str,
 ) -> None:
     """Scrape, store and serve a Prometheus-compatible API until interrupted.
 
@@ -256,6 +300,14 @@ def up(
         alertmanager_urls=alertmanager_urls,
         query_timeout_s=_duration_s(query_timeout, "--query-timeout"),
         query_max_samples=query_max_samples,
+        rule_files=list(rule_files),
+        spec_rules=spec_rules,
+        evaluation_interval_s=_duration_s(evaluation_interval, "--evaluation-interval"),
+        alert_resend_delay_s=_duration_s(alert_resend_delay, "--alert-resend-delay"),
+        alert_for_outage_tolerance_s=_duration_s(
+            alert_for_outage_tolerance, "--alert-for-outage-tolerance"
+        ),
+        alert_for_grace_period_s=_duration_s(alert_for_grace_period, "--alert-for-grace-period"),
     )
 
     def announce(url: str) -> None:

@@ -37,6 +37,7 @@ from watchkeeper.monitor.web.targets import TargetView
 if TYPE_CHECKING:
     from watchkeeper.monitor.notify import Notifier
     from watchkeeper.monitor.probe import ProbeManager
+    from watchkeeper.monitor.rules import GroupSpec, RulesManager, RuleSource
     from watchkeeper.monitor.scrape import ScrapeManager
 
 __all__ = [
@@ -106,6 +107,14 @@ class MonitorConfig:
     probes: Sequence[ProbeConfig] = field(default_factory=list)
     # Conditions replacing the default (any 2xx) of every probe of a job, health probes too.
     probe_conditions: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    # Rule files to evaluate (--rules), besides the rules generated from spec_path.
+    rule_files: Sequence[Path] = ()
+    spec_rules: bool = True  # evaluate the rules `watchkeeper generate` writes for spec_path
+    # Prometheus' global.evaluation_interval and --rules.alert.* flags, same defaults.
+    evaluation_interval_s: float = 60.0
+    alert_resend_delay_s: float = 60.0
+    alert_for_outage_tolerance_s: float = 3600.0
+    alert_for_grace_period_s: float = 600.0
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -250,6 +259,9 @@ class Monitor:
         self._probe_task: asyncio.Task[None] | None = None
         # What the rules engine calls with the alerts due at each evaluation.
         self.notify: NotifyFunc = self.notifier.notify
+        # Rule evaluation (spec rules and --rules files); alerts go through self.notify.
+        self.rules: RulesManager | None = _rules_manager(self, writer_lock)
+        self._rules_task: asyncio.Task[None] | None = None
         self._ready = False
         self._closed = False
         deps = ApiDeps(
@@ -259,6 +271,10 @@ class Monitor:
             ready=lambda: self._ready,
             metrics=self.metrics,
         )
+        if self.rules is not None:
+            deps.rule_groups = self.rules.rule_groups_json
+            deps.alerts = self.rules.alerts_json
+            deps.rule_warnings = self.rules.load_errors
         # The console's pages (same auth, limits and lifespan) go next to the API.
         routes = [*api_routes(deps), *_notify_routes(self.notifier), *pages(deps)]
         app: ASGIApp = Starlette(routes=routes, lifespan=self._lifespan)
@@ -297,6 +313,8 @@ class Monitor:
             self._scrape_task = asyncio.create_task(self.scrapes.run(), name="watchkeeper-scrape")
         if self.probes is not None:
             self._probe_task = asyncio.create_task(self.probes.run(), name="watchkeeper-probe")
+        if self.rules is not None:
+            self._rules_task = asyncio.create_task(self.rules.run(), name="watchkeeper-rules")
         self._ready = True
 
     async def stop(self) -> None:
@@ -307,6 +325,7 @@ class Monitor:
         self._closed = True
         try:
             for name, manager, task in (
+                ("rules", self.rules, self._rules_task),
                 ("scrape", self.scrapes, self._scrape_task),
                 ("probe", self.probes, self._probe_task),
             ):
@@ -335,6 +354,70 @@ def build_engine(
 
     engine: QueryEngine = Engine(storage, timeout_s=timeout_s, max_samples=max_samples)
     return engine
+
+
+def rule_sources(config: MonitorConfig) -> list[RuleSource]:
+    """The spec's generated rules (regenerated when the spec changes), then --rules files."""
+    from watchkeeper.monitor.rules import file_source
+
+    sources = []
+    if config.spec_path is not None and config.spec_rules:
+        sources.append(_spec_rule_source(config.spec_path))
+    sources.extend(file_source(p) for p in config.rule_files)
+    return sources
+
+
+def _spec_rule_source(spec_path: Path) -> RuleSource:
+    """The very rules `watchkeeper generate` writes for the spec, built in memory."""
+    from watchkeeper.errors import SpecError
+    from watchkeeper.monitor.rules import RuleFileError, RuleSource, parse_rule_text
+
+    def stamp() -> object:
+        try:
+            st = spec_path.stat()
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size)
+
+    def read() -> list[GroupSpec]:
+        from watchkeeper.generate import build_rule_groups
+        from watchkeeper.generate.rules import rules_artifact
+        from watchkeeper.spec import load_spec
+
+        try:
+            spec = load_spec(spec_path)
+            artifact = rules_artifact(spec, spec_path.name, build_rule_groups(spec))
+        except (SpecError, OSError) as exc:
+            raise RuleFileError([str(exc)]) from None
+        return parse_rule_text(artifact.text, f"{spec_path} ({artifact.path})")
+
+    return RuleSource(str(spec_path), stamp, read)
+
+
+def _rules_manager(monitor: Monitor, writer_lock: threading.RLock) -> RulesManager | None:
+    from watchkeeper.monitor.rules import RulesConfig, RulesManager
+
+    config = monitor.config
+    sources = rule_sources(config)
+    if not sources:
+        return None
+    return RulesManager(
+        sources,
+        query=monitor.engine.instant_query,
+        appendable=monitor.store,
+        queryable=monitor.store,
+        write_lock=writer_lock,
+        # Late-bound, so whoever replaces Monitor.notify gets the alerts.
+        notify=lambda alerts: monitor.notify(alerts),
+        data_dir=config.data_dir,
+        config=RulesConfig(
+            evaluation_interval_s=config.evaluation_interval_s,
+            resend_delay_s=config.alert_resend_delay_s,
+            outage_tolerance_s=config.alert_for_outage_tolerance_s,
+            for_grace_period_s=config.alert_for_grace_period_s,
+            external_url=f"http://{_url_host(config.host)}:{config.port}",
+        ),
+    )
 
 
 def build_notifier(config: MonitorConfig) -> Notifier:

@@ -143,7 +143,7 @@ class _TestGroup:
         cur = 0
         ts = 0
         while ts <= max_t:
-            eval_errors = []
+            eval_errors: list[str] = []
             for group in groups:
                 group.eval(ts, ctx)
                 eval_errors.extend(

@@ -41,6 +41,8 @@ class ApiDeps:
     # once it is wired; empty until then (Grafana's alert views ask for them).
     rule_groups: Callable[[], list[dict[str, Any]]] = list
     alerts: Callable[[], list[dict[str, Any]]] = list
+    # Rule files that failed to load (their last good rules keep running): API warnings.
+    rule_warnings: Callable[[], list[str]] = list
     metrics: MonitorMetrics = field(default_factory=MonitorMetrics)
     now_ms: Callable[[], int] = lambda: int(time.time() * 1000)
     max_concurrent_queries: int = 4

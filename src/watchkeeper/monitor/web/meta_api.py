@@ -143,7 +143,7 @@ async def rules(request: Request, deps: ApiDeps) -> Response:
             {**g, "rules": [r for r in g.get("rules", []) if r.get("type") == f"{kind}ing"]}
             for g in groups
         ]
-    return json_response(success_body({"groups": groups}))
+    return json_response(success_body({"groups": groups}, deps.rule_warnings()))
 
 
 async def alerts(request: Request, deps: ApiDeps) -> Response:
