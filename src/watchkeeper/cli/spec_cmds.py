@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,15 @@ import click
 
 from watchkeeper.errors import SpecError
 
-__all__ = ["check", "generate", "init", "run_tool_checks", "starter_spec", "test"]
+__all__ = [
+    "check",
+    "generate",
+    "init",
+    "run_engine_checks",
+    "run_tool_checks",
+    "starter_spec",
+    "test",
+]
 
 _SPEC_OPTION = click.option(
     "-f",
@@ -243,6 +252,24 @@ def run_tool_checks(out: Path) -> list[ToolCheck]:
     return results
 
 
+def run_engine_checks(out: Path) -> list[ToolCheck]:
+    """The generated promtool unit tests on watchkeeper's own rule engine, the one
+    `watchkeeper up` runs: it must reach promtool's verdicts."""
+    name = "watchkeeper test rules (embedded engine)"
+    tests = sorted((out / "prometheus" / "tests").glob("*.yml"))
+    if not tests:
+        return []
+    try:
+        from watchkeeper.monitor.rules import run_unit_test_file
+    except ImportError:
+        hint = "needs the monitor extra: pip install 'watchkeeper[monitor]'"
+        return [ToolCheck(name, ["watchkeeper"], 1, hint)]
+    results = [run_unit_test_file(t) for t in tests]
+    failed = any(not r.ok for r in results)
+    output = "".join(r.report() for r in results)
+    return [ToolCheck(name, ["watchkeeper", "test"], 1 if failed else 0, output)]
+
+
 @click.command()
 @click.option(
     "-f",
@@ -258,7 +285,8 @@ def run_tool_checks(out: Path) -> list[ToolCheck]:
     help="Check an already generated directory.",
 )
 def test(spec_file: Path | None, out_dir: Path | None) -> None:
-    """Run promtool (config, rules, unit tests) and amtool (config, routes) on the output."""
+    """Run promtool (config, rules, unit tests) and amtool (config, routes) on the output,
+    and the unit tests on watchkeeper's embedded rule engine too."""
     if (spec_file is None) == (out_dir is None):
         raise click.UsageError("pass exactly one of -f SPEC or --dir DIR")
     with tempfile.TemporaryDirectory(prefix="watchkeeper-") as tmp:
@@ -266,7 +294,11 @@ def test(spec_file: Path | None, out_dir: Path | None) -> None:
             out_dir = Path(tmp)
             _write(spec_file, out_dir, expand_secrets=False)
         assert out_dir is not None
-        results = run_tool_checks(out_dir)
+        # promtool runs in its own process: the embedded engine runs meanwhile.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            engine = pool.submit(run_engine_checks, out_dir)
+            results = run_tool_checks(out_dir)
+            results.extend(engine.result())
     failed = 0
     missing = sorted({r.name.split()[0] for r in results if r.command is None})
     for tool in missing:
