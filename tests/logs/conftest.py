@@ -19,6 +19,7 @@ def _restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield
+    wlogs.clear()  # fields bound outside a request live in the test runner's context
     wlogs.unconfigure()
     for handler in list(root.handlers):
         if handler not in handlers:

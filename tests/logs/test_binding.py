@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import watchkeeper.logs as wlogs
 from tests.logs.conftest import Sink
-from watchkeeper.logs.context import begin_request, end_request
+from watchkeeper.logs.binding import begin_request, end_request
 
 
 def test_bind_outside_a_request_is_for_the_current_context_only(sink: Sink) -> None:
@@ -122,3 +122,24 @@ def test_request_context_in_a_reused_worker_thread_is_cleared(sink: Sink) -> Non
         list(pool.map(handle, range(3)))
     lines = sink.lines()
     assert [line.get("request_id") for line in lines] == ["w-0", None, "w-1", None, "w-2", None]
+
+
+def test_clear_forgets_bound_fields_but_a_request_keeps_its_id(sink: Sink) -> None:
+    def work() -> None:
+        wlogs.bind(a=1)
+        _, token = begin_request("r")
+        wlogs.bind(b=2)
+        wlogs.clear()
+        sink.logger.info("in request")
+        end_request(token)
+        sink.logger.info("after")
+
+    contextvars.copy_context().run(work)
+    in_request, after = sink.lines()
+    assert {k: in_request[k] for k in in_request if k not in ("timestamp", "message")} == {
+        "level": "info",
+        "logger": "test.logs",
+        "service": "shop",
+        "request_id": "r",
+    }
+    assert "a" not in after

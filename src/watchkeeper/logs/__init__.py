@@ -10,8 +10,8 @@ See docs/logs.md.
 
 from __future__ import annotations
 
+from watchkeeper.logs.binding import bind, clear, context, get_context, request_id, unbind
 from watchkeeper.logs.console import ConsoleFormatter
-from watchkeeper.logs.context import bind, context, get_context, request_id, unbind
 from watchkeeper.logs.handlers import LineHandler, RotatingFileHandler
 from watchkeeper.logs.json_format import JSONFormatter
 from watchkeeper.logs.redaction import DEFAULT_KEYS, DEFAULT_PATTERNS, REDACTED, Pattern, Redactor
@@ -33,6 +33,7 @@ __all__ = [
     "RotatingFileHandler",
     "StructlogRenderer",
     "bind",
+    "clear",
     "configure",
     "context",
     "current_trace_ids",

@@ -28,6 +28,7 @@ from typing import Any
 __all__ = [
     "RequestContext",
     "bind",
+    "clear",
     "context",
     "get_context",
     "request_id",
@@ -86,6 +87,16 @@ def unbind(*keys: str) -> None:
     local = _local.get()
     if any(k in local for k in keys):
         _local.set({k: v for k, v in local.items() if k not in keys})
+
+
+def clear() -> None:
+    """Forget every bound field (a request keeps its ``request_id``): call it when a
+    worker starts its next job, so one job's fields never show on the next."""
+    holder = _request.get()
+    if holder is not None:
+        with _bind_lock:
+            holder.fields = {"request_id": holder.request_id}
+    _local.set(_EMPTY)
 
 
 @contextmanager

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from watchkeeper.logs.context import current_local, current_request
+from watchkeeper.logs.binding import current_local, current_request
 from watchkeeper.logs.redaction import REDACTED, Redactor
 from watchkeeper.logs.trace_ids import current_trace_ids
 from watchkeeper.logs.truncation import DEFAULT_LIMIT, truncate

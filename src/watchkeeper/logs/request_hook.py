@@ -5,7 +5,7 @@ lines carry the id) and ends after them. For each request it
 
 - continues the caller's ``X-Request-ID`` when it is safe (``request_ids.py``) or
   makes a fresh one, and echoes it in the response's ``X-Request-ID`` header;
-- makes it the request's log context (``context.py``) before the app runs, so it
+- makes it the request's log context (``binding.py``) before the app runs, so it
   is on every line of the request: across awaits, in the threadpool, in threads
   started with ``copy_context()``, in background tasks after the response;
 - with ``access_log=True``, writes one line per request when it ends (logger
@@ -20,7 +20,7 @@ import logging
 from contextvars import Token
 
 from watchkeeper.instrument.hooks import RequestEnd, RequestInfo
-from watchkeeper.logs.context import RequestContext, begin_request, end_request
+from watchkeeper.logs.binding import RequestContext, begin_request, end_request
 from watchkeeper.logs.request_ids import new_request_id, valid_request_id
 
 __all__ = ["HEADER", "RequestIdHook"]
