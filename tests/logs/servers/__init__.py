@@ -1,0 +1,1 @@
+"""Apps served by real uvicorn processes in the logs tests."""
