@@ -71,6 +71,8 @@ async def observe_http(config: ProbeConfig, context: ssl.SSLContext, clock: Cloc
         error = f"body larger than {config.body_limit_bytes} bytes (body_limit_bytes)"
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {_describe(exc)}"
+    except Exception as exc:  # anything else (a malformed answer) is a failed probe, not a gap
+        error = f"{type(exc).__name__}: {_describe(exc)}"
     elapsed_ms = (time.perf_counter() - started) * 1000
     return Observation(
         connected=status is not None,
@@ -109,7 +111,7 @@ async def observe_tcp(config: ProbeConfig, context: ssl.SSLContext, clock: Clock
                     await writer.wait_closed()
     except TimeoutError:
         error = f"timed out after {config.timeout_s:g}s"
-    except OSError as exc:  # refused, unreachable, DNS, and ssl.SSLError
+    except Exception as exc:  # refused, unreachable, DNS, ssl.SSLError, ...
         error = f"{type(exc).__name__}: {_describe(exc)}"
     elapsed_ms = (time.perf_counter() - started) * 1000
     return Observation(
