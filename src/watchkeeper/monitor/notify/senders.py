@@ -112,6 +112,19 @@ def _tls_context(config: EmailConfig) -> ssl.SSLContext:
     return context
 
 
+def _authenticate(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    """One mechanism, like Alertmanager: PLAIN if offered, else LOGIN (smtplib's
+    ``login`` would try each in turn after a failure, which some servers never answer)."""
+    offered = smtp.esmtp_features.get("auth", "").upper().split()
+    smtp.user, smtp.password = username, password
+    if "PLAIN" in offered:
+        smtp.auth("PLAIN", smtp.auth_plain)
+    elif "LOGIN" in offered:
+        smtp.auth("LOGIN", smtp.auth_login, initial_response_ok=False)
+    else:
+        smtp.login(username, password)
+
+
 def _send_email(config: EmailConfig, message: Mapping[str, Any]) -> None:
     host, _, port_text = config.smarthost.rpartition(":")
     if not host or not port_text.isdigit():
@@ -142,7 +155,7 @@ def _send_email(config: EmailConfig, message: Mapping[str, Any]) -> None:
                         retryable=False,
                     )
             if config.auth_username and password and smtp.has_extn("auth"):
-                smtp.login(config.auth_username, password)
+                _authenticate(smtp, config.auth_username, password)
             smtp.send_message(email)
     except smtplib.SMTPAuthenticationError as exc:
         raise DeliveryError(
