@@ -14,6 +14,8 @@ command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)  # load generator of benchmarks/bench_uvicorn
 command -v openssl >/dev/null 2>&1 || need+=(openssl)  # self-signed certs of the TLS probe tests
+# blackbox_exporter, the reference the embedded probes are tested against.
+command -v prometheus-blackbox-exporter >/dev/null 2>&1 || need+=(prometheus-blackbox-exporter)
 # Headless chromium for the RUM (and console) browser tests, driven by Playwright with
 # executable_path=/usr/bin/chromium: Playwright never downloads a browser of its own.
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
@@ -27,7 +29,7 @@ fi
 
 # Debian's packages start their own daemons where systemd runs; here we only want
 # the binaries, so stop any packaged prometheus/alertmanager that would hold ports.
-for svc in prometheus prometheus-alertmanager prometheus-node-exporter; do
+for svc in prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter; do
   pkill -f "/usr/bin/$svc " >/dev/null 2>&1 || true
 done
 
