@@ -87,6 +87,7 @@ def test_pools_without_counts_report_nothing_and_dead_engines_drop_out(
     registry: Registry,
 ) -> None:
     engine = create_engine(SYNC_URL, poolclass=NullPool)
+    engine.connect().close()  # the dialect's first-connect queries, before instrumenting
     instrument_sqlalchemy(engine, registry=registry)
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
