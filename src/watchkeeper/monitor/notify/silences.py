@@ -138,12 +138,12 @@ def silence_from_api(body: Mapping[str, object], now_ms: int) -> Silence:
         )
     starts = parse_time(body.get("startsAt"), "startsAt") if body.get("startsAt") else now_ms
     ends = parse_time(body.get("endsAt"), "endsAt")
+    if ends <= now_ms:
+        raise SilenceError(f"endsAt ({format_time(ends)}) is in the past")
     if ends <= starts:
         raise SilenceError(
             f"endsAt ({format_time(ends)}) must be after startsAt ({format_time(starts)})"
         )
-    if ends <= now_ms:
-        raise SilenceError(f"endsAt ({format_time(ends)}) is in the past")
     silence_id = body.get("id")
     return Silence(
         id=silence_id if isinstance(silence_id, str) else "",
