@@ -158,3 +158,18 @@ def test_anthropic_async(base_url: str, registry: Registry) -> None:
 def test_wrap_refuses_other_objects_with_a_hint() -> None:
     with pytest.raises(ConfigurationError, match=r"openai or anthropic client.*llm.request\(\)"):
         llm.wrap(object())
+
+
+def test_openai_responses_and_embeddings(base_url: str, registry: Registry) -> None:
+    client: Any = openai.OpenAI(api_key="sk-x", base_url=f"{base_url}/v1", max_retries=0)
+    with client:
+        llm.wrap(client, registry=registry)
+        reply = client.responses.create(model="gpt-4o", input="2+2?")
+        assert reply.output_text == "4"
+        client.embeddings.create(model="text-embedding-3-small", input="2+2")
+    model = llm_fake.OPENAI_MODEL
+    assert value(registry, "llm_tokens_total", model=model, kind="input") == 100
+    assert value(registry, "llm_tokens_total", model=model, kind="output") == 10
+    embed = "text-embedding-3-small"
+    assert value(registry, "llm_tokens_total", model=embed, kind="input") == 8
+    assert value(registry, "llm_cost_usd_total", model=embed) == pytest.approx(_cost(embed, 8, 0))

@@ -31,6 +31,20 @@ def _openai_reply(model: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _openai_response(model: str) -> dict[str, Any]:
+    """A Responses API reply (the fields the client reads; it tolerates the rest missing)."""
+    text = {"type": "output_text", "text": "4", "annotations": []}
+    return {
+        "id": "resp_1", "object": "response", "created_at": 1, "model": model,
+        "status": "completed", "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+        "output": [{"type": "message", "id": "msg_1", "role": "assistant",
+                    "status": "completed", "content": [text]}],
+        "usage": {"input_tokens": 100, "output_tokens": 10, "total_tokens": 110,
+                  "input_tokens_details": {"cached_tokens": 0},
+                  "output_tokens_details": {"reasoning_tokens": 0}},
+    }  # fmt: skip
+
+
 def _openai_stream(model: str, include_usage: bool) -> list[dict[str, Any]]:
     base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": model}
     chunks: list[dict[str, Any]] = [
@@ -110,6 +124,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(500, {"type": "error", "error": error} if anthropic else {"error": error})
             return
         stream = bool(request.get("stream"))
+        if self.path.endswith("/embeddings"):
+            self._json(200, {"object": "list", "model": "text-embedding-3-small",
+                             "data": [{"object": "embedding", "index": 0, "embedding": [0.5]}],
+                             "usage": {"prompt_tokens": 8, "total_tokens": 8}})  # fmt: skip
+            return
+        if self.path.endswith("/responses"):
+            self._json(200, _openai_response(OPENAI_MODEL))
+            return
         if anthropic:
             if stream:
                 self._sse(list(_anthropic_stream(ANTHROPIC_MODEL)), done=False)
