@@ -19,7 +19,7 @@
 
   function send(body) {
     body.v = 1;
-    body.page = location.pathname;
+    body.page = location.pathname.slice(0, 2048); // the server's limit
     try {
       fetch(endpoint, {
         method: "POST",
