@@ -270,12 +270,13 @@ class HistogramChild:
     def observe(self, value: float, exemplar: Mapping[str, str] | None = None) -> None:
         """Count ``value``; ``exemplar`` (e.g. ``{"trace_id": ...}``) is kept for its
         bucket and shown in the OpenMetrics exposition."""
+        labels = render_exemplar_labels(exemplar) if exemplar is not None else None
         with UPDATE_LOCK:
             index = bisect_left(self.bounds, value)
             self.counts[index] += 1
             self.sum += value
-            if exemplar is not None:
-                self.set_exemplar(index, render_exemplar_labels(exemplar), value, time.time())
+            if labels is not None:
+                self.set_exemplar(index, labels, value, time.time())
 
     def set_exemplar(self, index: int, labels: str, value: float, timestamp: float) -> None:
         """Keep the exemplar of bucket ``index`` (call under UPDATE_LOCK)."""

@@ -1,0 +1,1 @@
+"""Apps run by real uvicorn processes in the tracing tests."""
