@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -183,3 +185,23 @@ def test_the_monitor_serves_the_notification_log_without_secrets(
             assert attempt["statusCode"] == 200
             for path in ("/api/v1/notifications", "/api/v2/receivers", "/api/v2/alerts/groups"):
                 assert token not in httpx.get(f"{url}{path}").text
+            if shutil.which("amtool"):  # Alertmanager's own CLI speaks to these routes
+                amtool = ["amtool", f"--alertmanager.url={url}"]
+                added = subprocess.run(
+                    [*amtool, "silence", "add", "alertname=Down", "-c", "via amtool", "-a", "me"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=30,
+                )
+                silence_id = added.stdout.strip()
+                query = subprocess.run(
+                    [*amtool, "silence", "query", "-q"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=30,
+                )
+                assert query.stdout.split() == [silence_id]
+                listed = httpx.get(f"{url}/api/v2/silences").json()
+                assert [(s["id"], s["comment"]) for s in listed] == [(silence_id, "via amtool")]
