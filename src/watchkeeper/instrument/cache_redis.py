@@ -189,9 +189,12 @@ class _Servers:
         for source in sources.values():
             source.kick()
         deadline = monotonic() + max((s.timeout for s in sources.values()), default=0.0)
-        up = MetricFamily("redis_up", "gauge", "1 when the Redis server answered INFO.")
+        # Every worker process reads the same server: combine workers by max, not sum.
+        up = MetricFamily(
+            "redis_up", "gauge", "1 when the Redis server answered INFO.", [], "livemax"
+        )
         families = {
-            name: MetricFamily(name, mtype, doc)
+            name: MetricFamily(name, mtype, doc, [], "livemax")
             for mtype, table in (("gauge", _INFO_GAUGES), ("counter", _INFO_COUNTERS))
             for name, _, doc in table
         }
