@@ -88,7 +88,7 @@ def run(
         for r in range(rounds):
             # Small batches alternate the variants within the round, so a burst of
             # load from other processes lands on all of them alike.
-            totals = {name: [0.0, 0.0] for name in variants}
+            totals = {name: [0.0, 0.0] for name in names}
             for b in range(max(1, queries // batch)):
                 k = (r + b) % len(names)
                 for name in names[k:] + names[:k]:
