@@ -94,6 +94,11 @@ def test_up_probes_readiness_and_http_dependencies(tmp_path: Path) -> None:
         assert _query(base, probe_failing.expr) == {f"{app}/status": 0.0}
         assert _query(base, 'probe_http_status_code{job="shop-health"}') == {f"{app}/ready": 503}
         assert _query(base, 'up{job="shop"}') == {f"127.0.0.1:{port}": 1.0}  # still scraped
+        # Probing /ready adds no traffic to the golden signals (the SDK never measures its
+        # health paths); the dependency probe of /status is a real request and counts.
+        routes = 'sum by (http_route) (http_server_request_duration_seconds_count{job="shop"})'
+        counted = httpx.get(f"{base}/api/v1/query", params={"query": routes}, timeout=10).json()
+        assert [r["metric"]["http_route"] for r in counted["data"]["result"]] == ["/status"]
         targets = httpx.get(f"{base}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
         pools = {t["scrapePool"]: t for t in targets}
         assert set(pools) == {"shop", "shop-health", "shop-status-page"}
