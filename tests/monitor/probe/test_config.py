@@ -29,6 +29,10 @@ def test_defaults_are_blackbox_modules() -> None:
         ({"job": "", "target": "http://a:1/"}, "job must not be empty"),
         ({"job": "w", "target": "ftp://a/"}, "an http probe needs an http(s):// URL"),
         (
+            {"job": "w", "target": "http://a/" + "x" * 2048},
+            "(job 'w'): the target is longer than 2048 characters",
+        ),
+        (
             {"job": "w", "target": "https://bob:s3cret@a/"},
             "probe of 'a' (job 'w'): credentials in the URL would become the instance label",
         ),

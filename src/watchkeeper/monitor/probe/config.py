@@ -35,6 +35,7 @@ DEFAULT_CONDITIONS: dict[Module, tuple[str, ...]] = {
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 DEFAULT_BODY_LIMIT_BYTES = 1 << 20
 MAX_CONDITIONS = 50
+MAX_TARGET_CHARS = 2048
 _TCP_PLACEHOLDERS = ("CONNECTED", "RESPONSE_TIME", "CERTIFICATE_EXPIRATION")
 
 
@@ -66,6 +67,11 @@ class ProbeConfig:
     parsed: tuple[Condition, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        if len(self.target) > MAX_TARGET_CHARS:  # it becomes the instance label
+            raise ValueError(
+                f"probe {self.target[:60]!r}... (job {self.job!r}): the target is longer than "
+                f"{MAX_TARGET_CHARS} characters"
+            )
         where = f"probe {self.target!r} (job {self.job!r})"
         if not self.job:
             raise ValueError(f"{where}: job must not be empty")
