@@ -63,7 +63,7 @@ class ProbeConfig:
     ca_file: str | None = None
     insecure_skip_verify: bool = False
     body_limit_bytes: int = DEFAULT_BODY_LIMIT_BYTES
-    headers: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)  # may hold secrets
     parsed: tuple[Condition, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
