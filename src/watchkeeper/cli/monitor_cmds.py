@@ -320,6 +320,10 @@ def up(
             click.echo(
                 f"watchkeeper: API token (send 'Authorization: Bearer <token>'): {token}", err=True
             )
+            # Like Jupyter: one click logs the browser in (the console keeps it in a cookie).
+            click.echo(f"watchkeeper: console: {url}/?token={token}", err=True)
+        else:
+            click.echo(f"watchkeeper: console: {url}/", err=True)
 
     try:
         serve(config, on_listening=announce)
@@ -330,7 +334,7 @@ def up(
 def serve(config: MonitorConfig, *, on_listening: Callable[[str], None]) -> None:
     from watchkeeper.monitor.server import serve as serve_monitor
 
-    serve_monitor(config, on_listening=on_listening)
+    serve_monitor(config, on_listening=on_listening, console=True)
 
 
 @contextmanager

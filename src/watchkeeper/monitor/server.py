@@ -222,6 +222,7 @@ class Monitor:
         store: Store | None = None,
         engine_factory: Callable[[Queryable], QueryEngine] | None = None,
         pages: Callable[[ApiDeps], Sequence[BaseRoute]] = lambda deps: (),
+        console: bool = False,
     ) -> None:
         if not is_loopback(config.host) and not config.token:
             raise ConfigurationError(
@@ -277,11 +278,15 @@ class Monitor:
             deps.rule_warnings = self.rules.load_errors
         # The console's pages (same auth, limits and lifespan) go next to the API.
         routes = [*api_routes(deps), *_notify_routes(self.notifier), *pages(deps)]
+        if console:
+            routes += _console_routes(config, deps, self.notifier)
         app: ASGIApp = Starlette(routes=routes, lifespan=self._lifespan)
         # Range queries over many series answer megabytes of JSON; Prometheus gzips
         # them for clients that accept it (Grafana does). Level 1: most of the
         # saving for a fraction of the CPU.
         app = GZipMiddleware(app, minimum_size=64 << 10, compresslevel=1)
+        # Browsers: no state change from another site's page (CSRF), with or without a token.
+        app = _origin_check(app)
         if config.token:
             app = TokenAuthMiddleware(app, token=config.token)
         self.app: ASGIApp = LimitsMiddleware(app)
@@ -444,6 +449,22 @@ def _notify_routes(notifier: Notifier) -> Sequence[BaseRoute]:
     return notify_routes(notifier)
 
 
+def _console_routes(config: MonitorConfig, deps: ApiDeps, notifier: Notifier) -> list[BaseRoute]:
+    """The web console at ``/`` (pages, static assets, login), reading the spec's SLOs."""
+    from watchkeeper.monitor.web.console import ConsoleContext, console_routes
+    from watchkeeper.spec import load_spec
+
+    specs = [load_spec(config.spec_path)] if config.spec_path is not None else []
+    ctx = ConsoleContext(api=deps, notifier=notifier, specs=specs, token=config.token)
+    return console_routes(ctx)
+
+
+def _origin_check(app: ASGIApp) -> ASGIApp:
+    from watchkeeper.monitor.web.console.security import OriginCheckMiddleware
+
+    return OriginCheckMiddleware(app)
+
+
 def _scrape_manager(
     appendable: Appendable, targets: Sequence[ScrapeTarget], writer_lock: threading.RLock
 ) -> ScrapeManager:
@@ -513,9 +534,15 @@ def _probe_manager(
         raise ConfigurationError(f"probes: {exc}") from None
 
 
-def serve(config: MonitorConfig, *, on_listening: Callable[[str], None] | None = None) -> None:
-    """Run the monitor until SIGTERM/SIGINT, then shut down cleanly."""
-    monitor = Monitor(config)
+def serve(
+    config: MonitorConfig,
+    *,
+    on_listening: Callable[[str], None] | None = None,
+    console: bool = False,
+) -> None:
+    """Run the monitor (with the web console at ``/`` when ``console``) until
+    SIGTERM/SIGINT, then shut down cleanly."""
+    monitor = Monitor(config, console=console)
     url = f"http://{_url_host(config.host)}:{config.port}"
     if on_listening is not None:
         on_listening(url)

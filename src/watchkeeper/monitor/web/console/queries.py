@@ -1,0 +1,175 @@
+"""The PromQL behind every console panel, built from the SDK's metric names.
+
+Pure functions of (service, rate window): the same text the Grafana dashboards from
+``watchkeeper generate`` run, so a number in the console and on Grafana agree. A
+service is its scrape ``job`` (the spec's ``service`` is the job name).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HTTP",
+    "by_job",
+    "job_selector",
+    "quote",
+    "service_panels",
+]
+
+HTTP = "http_server_request_duration_seconds"
+ERROR_CODES = "5.."
+
+
+def quote(value: str) -> str:
+    """A PromQL string literal (label values are user data: escape, never splice)."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def job_selector(metric: str, job: str, extra: str = "") -> str:
+    inner = f"job={quote(job)}" + (f", {extra}" if extra else "")
+    return f"{metric}{{{inner}}}"
+
+
+class by_job:
+    """Per-job aggregates for the overview: one query answers every service at once."""
+
+    @staticmethod
+    def up() -> str:
+        return "max by (job) (up)"
+
+    @staticmethod
+    def rps(w: str) -> str:
+        return f"sum by (job) (rate({HTTP}_count[{w}]))"
+
+    @staticmethod
+    def error_ratio(w: str) -> str:
+        bad = f'{HTTP}_count{{http_response_status_code=~"{ERROR_CODES}"}}'
+        return (
+            f"(sum by (job) (rate({bad}[{w}])) or sum by (job) (rate({HTTP}_count[{w}])) * 0)"
+            f" / sum by (job) (rate({HTTP}_count[{w}]))"
+        )
+
+    @staticmethod
+    def quantile(q: float, w: str) -> str:
+        return f"histogram_quantile({q}, sum by (job, le) (rate({HTTP}_bucket[{w}])))"
+
+    @staticmethod
+    def cpu(w: str) -> str:
+        return f"sum by (job) (rate(process_cpu_seconds_total[{w}]))"
+
+    @staticmethod
+    def memory() -> str:
+        return "sum by (job) (process_resident_memory_bytes)"
+
+
+def _quantiles(bucket: str, w: str) -> str:
+    """p50, p95 and p99 as one result, told apart by a ``q`` label."""
+    parts = [
+        f"label_replace(histogram_quantile({q}, sum by (le) (rate({bucket}[{w}]))), "
+        f'"q", "{name}", "", "")'
+        for q, name in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99"))
+    ]
+    return " or ".join(parts)
+
+
+def service_panels(job: str, w: str) -> list[tuple[str, str, str, str]]:
+    """(section, title, unit, expr) of the service page's charts, in order.
+
+    Sections without data (no database, no LLM) are left out by the page.
+    """
+    http = job_selector(f"{HTTP}_count", job)
+    bucket = job_selector(f"{HTTP}_bucket", job)
+    errors = job_selector(f"{HTTP}_count", job, 'http_response_status_code=~"[45].."')
+    j = quote(job)
+    db = job_selector("db_client_operation_duration_seconds_bucket", job)
+    db_count = job_selector("db_client_operation_duration_seconds_count", job)
+    return [
+        ("golden", "Traffic by route", "reqps", f"sum by (http_route) (rate({http}[{w}]))"),
+        (
+            "golden",
+            "Errors by status class",
+            "reqps",
+            f'sum by (class) (label_replace(rate({errors}[{w}]), "class", "${{1}}xx", '
+            f'"http_response_status_code", "([0-9])..")) ',
+        ),
+        ("golden", "Latency p50 / p95 / p99", "s", _quantiles(bucket, w)),
+        (
+            "golden",
+            "Active requests",
+            "",
+            f"sum({job_selector('http_server_active_requests', job)})",
+        ),
+        (
+            "saturation",
+            "CPU (cores)",
+            "",
+            f"sum(rate({job_selector('process_cpu_seconds_total', job)}[{w}]))",
+        ),
+        (
+            "saturation",
+            "Resident memory",
+            "B",
+            f"sum({job_selector('process_resident_memory_bytes', job)})",
+        ),
+        (
+            "saturation",
+            "Event loop lag",
+            "s",
+            f"max({job_selector('asyncio_event_loop_lag_seconds', job)})",
+        ),
+        (
+            "dependencies",
+            "Database operations",
+            "reqps",
+            f"sum by (db_operation_name) (rate({db_count}[{w}]))",
+        ),
+        (
+            "dependencies",
+            "Database p99",
+            "s",
+            f"histogram_quantile(0.99, sum by (le) (rate({db}[{w}])))",
+        ),
+        (
+            "dependencies",
+            "Cache hit ratio",
+            "%",
+            f'sum by (cache) (rate(cache_requests_total{{job={j}, result="hit"}}[{w}]))'
+            f" / sum by (cache) (rate(cache_requests_total{{job={j}}}[{w}]))",
+        ),
+        ("dependencies", "Queue depth", "", f"sum by (queue) (queue_depth{{job={j}}})"),
+        (
+            "dependencies",
+            "Queue oldest item age",
+            "s",
+            f"max by (queue) (queue_oldest_age_seconds{{job={j}}})",
+        ),
+        (
+            "llm",
+            "LLM tokens by model and kind",
+            "",
+            f"sum by (model, kind) (rate(llm_tokens_total{{job={j}}}[{w}]))",
+        ),
+        (
+            "llm",
+            "LLM cost (USD per hour)",
+            "$",
+            f"sum by (model) (rate(llm_cost_usd_total{{job={j}}}[{w}])) * 3600",
+        ),
+    ]
+
+
+def top_routes(job: str, window: str, k: int = 10) -> list[tuple[str, str, str]]:
+    """(title, unit, expr) of the top-routes tables over the whole time range."""
+    http = job_selector(f"{HTTP}_count", job)
+    bad = job_selector(f"{HTTP}_count", job, f'http_response_status_code=~"{ERROR_CODES}"')
+    bucket = job_selector(f"{HTTP}_bucket", job)
+    return [
+        ("By traffic", "reqps", f"topk({k}, sum by (http_route) (rate({http}[{window}])))"),
+        ("By errors", "reqps", f"topk({k}, sum by (http_route) (rate({bad}[{window}])) > 0)"),
+        (
+            "By p99 latency",
+            "s",
+            f"topk({k}, histogram_quantile(0.99, "
+            f"sum by (http_route, le) (rate({bucket}[{window}]))))",
+        ),
+    ]
