@@ -32,7 +32,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from time import monotonic, perf_counter
 from types import TracebackType
 from typing import Any
@@ -125,7 +125,7 @@ class LLMMetrics:
         max_tracked_keys: int = 10_000,
         active_window: float = 300.0,
         key_salt: str = DEFAULT_KEY_SALT,
-        clock: Any = monotonic,
+        clock: Callable[[], float] = monotonic,
     ) -> None:
         if active_window <= 0 or active_window > DAY_S:
             raise ValueError(f"active_window must be in (0, 86400] seconds, got {active_window}")
