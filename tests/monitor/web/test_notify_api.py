@@ -128,6 +128,8 @@ def test_alerts_and_groups_show_routing_and_muting(client: ASGIClient) -> None:
     assert listed["Slow"]["annotations"] == {"summary": "slow"}
     only = client.get("/api/v2/alerts", params={"filter": 'alertname="Slow"'}).json()
     assert [a["labels"]["alertname"] for a in only] == ["Slow"]
+    unmuted = client.get("/api/v2/alerts", params={"silenced": "false"}).json()
+    assert [a["labels"]["alertname"] for a in unmuted] == ["Slow"]
     groups = client.get("/api/v2/alerts/groups").json()
     assert sorted((g["receiver"]["name"], g["labels"]["alertname"]) for g in groups) == [
         ("pager", "DiskFull"),

@@ -34,7 +34,8 @@ FORWARD_RECEIVER = "alertmanager"
 
 @dataclass(frozen=True, slots=True)
 class DeliveryOptions:
-    max_attempts: int = 12
+    # 1 + 2 + ... + 256 s, then every 300 s: the 20th try is about an hour after the first.
+    max_attempts: int = 20
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 300.0
     timeout_s: float = 10.0

@@ -109,13 +109,27 @@ class NotifyApi:
         }
 
     async def get_alerts(self, request: Request) -> Response:
+        """Alertmanager's filters: ``filter`` matchers, and ``active``, ``silenced``,
+        ``inhibited`` (each true by default; false leaves alerts in that state out)."""
         now = self.n.clock()
         matchers = _filters(request)
-        out = [
-            self._gettable(a, now)
-            for a in sorted(self.n.alerts.list(), key=lambda a: a.fingerprint)
-            if not a.resolved_at(now) and all(m.matches(a.labels.get(m.name, "")) for m in matchers)
-        ]
+        show = {
+            key: request.query_params.get(key, "true").lower() != "false"
+            for key in ("active", "silenced", "inhibited")
+        }
+        out = []
+        for a in sorted(self.n.alerts.list(), key=lambda a: a.fingerprint):
+            if a.resolved_at(now) or not all(m.matches(a.labels.get(m.name, "")) for m in matchers):
+                continue
+            item = self._gettable(a, now)
+            status = item["status"]
+            if status["state"] == "active" and not show["active"]:
+                continue
+            if status["silencedBy"] and not show["silenced"]:
+                continue
+            if status["inhibitedBy"] and not show["inhibited"]:
+                continue
+            out.append(item)
         return _json(out)
 
     async def get_groups(self, request: Request) -> Response:
