@@ -136,3 +136,18 @@ def test_wrong_clients_are_refused_with_the_fix() -> None:
     with pytest.raises(ConfigurationError, match=r"redis.Redis.from_url"):
         cache.redis_server_stats(client)
     asyncio.run(client.aclose())
+
+
+def test_a_fault_in_the_wrapper_never_reaches_the_app(
+    client: redis.Redis, prefix: str, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache.instrument_redis(client, cache="c", registry=registry)
+    meter = vars(client)["_watchkeeper_cache"]
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("bug in watchkeeper")
+
+    monkeypatch.setattr(meter, "_count", broken)
+    client.set(prefix + "k", "v")
+    assert client.get(prefix + "k") == b"v"
+    assert value(registry, "watchkeeper_internal_errors_total", component="cache.redis") >= 1
