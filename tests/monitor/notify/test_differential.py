@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from tests.monitor.notify.sink import Sink, wait_for
@@ -108,7 +109,13 @@ def _normal(body: dict[str, Any]) -> tuple[Key, str, tuple[Any, ...]]:
             for a in body["alerts"]
         )
     )
-    return group, body["status"], alerts
+    # Alertmanager's payload fields besides the alerts must agree too (not externalURL,
+    # which names each engine's own address).
+    envelope = tuple(
+        orjson.dumps(body[k], option=orjson.OPT_SORT_KEYS).decode()
+        for k in ("version", "groupKey", "truncatedAlerts", "commonLabels", "commonAnnotations")
+    )
+    return group, body["status"], (envelope, alerts)
 
 
 def _by_group(sink: Sink) -> dict[Key, list[tuple[str, tuple[Any, ...]]]]:
