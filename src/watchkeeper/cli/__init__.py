@@ -17,6 +17,7 @@ __all__ = ["main"]
 _COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "watchkeeper.cli.spec_cmds": ("init", "check", "generate", "test"),
     "watchkeeper.cli.monitor_cmds": ("up", "query", "tsdb"),
+    "watchkeeper.cli.rules_cmds": ("rules",),
     "watchkeeper.cli.silence_cmds": ("silence",),
 }
 
