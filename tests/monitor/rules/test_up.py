@@ -22,8 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from tests.support.watchkeeper import watchkeeper_up
+from watchkeeper.cli.rules_cmds import rules as rules_cli
 
 RULES = """\
 groups:
@@ -183,6 +185,10 @@ def test_alert_goes_pending_then_firing_and_bad_edits_keep_the_last_good_rules(
             ),
         )
         assert _state(url, "HighLoad") == "firing"
+        shown = CliRunner().invoke(rules_cli, ["show", "--url", url])
+        assert shown.exit_code == 1
+        assert f"LOAD ERROR  {rules}:9:" in shown.output
+        assert "ok   alerting  HighLoad firing" in shown.output
         # Fixed: reloaded without a restart.
         rules.write_text(RULES.replace("HighLoad", "HeavyLoad"))
         _wait("the renamed alert", lambda: "HeavyLoad" in _alerts(url))
