@@ -252,6 +252,9 @@ class Monitor:
             if probes:
                 self.probes = _probe_manager(self.store, probes, writer_lock)
             self.notifier: Notifier = build_notifier(config)
+            self.metrics.add_stats(
+                "watchkeeper_notify", self.notifier.stats, lambda key: key.endswith("_total")
+            )
         except ConfigurationError:
             if store is None:  # we opened it: release its lock before failing
                 self.store.close()

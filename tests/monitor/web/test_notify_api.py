@@ -185,6 +185,14 @@ def test_the_monitor_serves_the_notification_log_without_secrets(
             (attempt,) = entry["attempts"]
             assert attempt["ok"] is True
             assert attempt["statusCode"] == 200
+            metrics = {
+                line.split()[0]: float(line.split()[1])
+                for line in httpx.get(f"{url}/metrics").text.splitlines()
+                if line.startswith("watchkeeper_notify_")
+            }
+            assert metrics["watchkeeper_notify_delivery_attempts_total"] >= 1
+            assert metrics["watchkeeper_notify_outbox_dead"] == 0
+            assert metrics["watchkeeper_notify_alerts"] == 1
             for path in ("/api/v1/notifications", "/api/v2/receivers", "/api/v2/alerts/groups"):
                 assert token not in httpx.get(f"{url}{path}").text
             if shutil.which("amtool"):  # Alertmanager's own CLI speaks to these routes

@@ -72,6 +72,10 @@ class Deliverer:
         self._busy: dict[str, asyncio.Task[None]] = {}
         self._client: httpx.AsyncClient | None = None
         self._rand = random.random
+        # Since start, for /metrics (the outbox itself holds the lasting record).
+        self.attempts = 0
+        self.failures = 0
+        self.dead_letters = 0
 
     @property
     def busy_lanes(self) -> set[str]:
@@ -119,6 +123,8 @@ class Deliverer:
             error, retryable, status_code = str(exc), exc.retryable, exc.status_code
         duration = round((time.monotonic() - t0) * 1000)
         attempts = row.attempts + 1
+        self.attempts += 1
+        self.failures += bool(error)
         if not error:
             status, next_ms = "delivered", 0
         elif retryable and attempts < self.options.max_attempts:
@@ -126,6 +132,7 @@ class Deliverer:
             status, next_ms = "pending", self._clock() + round(delay * 1000)
         else:
             status, next_ms = "dead", 0
+            self.dead_letters += 1
             log.warning(
                 "watchkeeper notify: giving up on notification %d to %s %s after %d attempt(s): %s",
                 row.id,

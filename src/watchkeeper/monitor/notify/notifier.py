@@ -187,3 +187,19 @@ class Notifier:
 
     def counts(self) -> Mapping[str, int]:
         return self.store.counts()
+
+    def stats(self) -> dict[str, float]:
+        """For the monitor's /metrics: the ``*_total`` keys are counters since start,
+        the rest gauges (alert on ``outbox_dead`` and a growing ``outbox_pending``)."""
+        now = self.clock()
+        counts = self.store.counts()
+        return {
+            "outbox_pending": counts.get("pending", 0),
+            "outbox_dead": counts.get("dead", 0),
+            "alerts": sum(1 for a in self.alerts.list() if not a.resolved_at(now)),
+            "groups": len(self.dispatcher.groups()),
+            "silences_active": sum(1 for s in self.silences.list(now) if s.state(now) == "active"),
+            "delivery_attempts_total": self.deliverer.attempts,
+            "delivery_failures_total": self.deliverer.failures,
+            "dead_letters_total": self.deliverer.dead_letters,
+        }
