@@ -91,6 +91,7 @@ def test_expansion_errors_render_like_prometheus() -> None:
         ('{{ query "up" }}', "'query'"),
         ("{{ nosuch 1 }}", 'function "nosuch" not defined'),
         ("{{ $x }}", 'undefined variable "$x"'),
+        ("{{ $x := 1 }}", "'variable assignment' is not supported"),
         ("{{ if true }}open", "lacks {{end}}"),
         ("{{ end }}", "unexpected {{end}}"),
     ],

@@ -435,7 +435,10 @@ def _current_body(root: list[Node], stack: list[Any]) -> list[Node]:
 
 
 def _pipe(text: str, where: str) -> Node:
-    parser = _Parser(_tokens(text, where), where)
+    tokens = _tokens(text, where)
+    if ("op", ":=") in tokens or ("op", "=") in tokens:
+        raise TemplateError(_unsupported("variable assignment", where))
+    parser = _Parser(tokens, where)
     node = parser.pipeline()
     if parser.peek() is not None:
         raise TemplateError(f"{where}: unexpected {parser.peek()[1]!r} in action")  # type: ignore[index]
