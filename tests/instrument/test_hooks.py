@@ -163,9 +163,10 @@ def test_wsgi_hooks_and_flask_handled_errors(registry: Registry) -> None:
 
 def test_no_hooks_at_all(registry: Registry) -> None:
     app = watchkeeper.instrument(
-        starlette_app([]), service="t", registry=registry, track_exceptions=False
+        starlette_app([]), service="t", registry=registry, track_exceptions=False, request_id=False
     )
     assert app.__watchkeeper__.hooks == ()  # type: ignore[attr-defined]
+    assert app.__watchkeeper__.errors is None  # type: ignore[attr-defined]
     with TestClient(app, raise_server_exceptions=False) as client:
         assert client.get("/boom").status_code == 500
     with pytest.raises(AssertionError):

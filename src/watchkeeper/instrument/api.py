@@ -25,7 +25,6 @@ from watchkeeper.instrument._semconv import STREAM_CONTENT_TYPES, UNMATCHED_ROUT
 from watchkeeper.instrument.asgi import WatchkeeperMiddleware
 from watchkeeper.instrument.config import Instrumentation
 from watchkeeper.instrument.endpoint import MetricsAuth, MetricsEndpoint
-from watchkeeper.instrument.errors import ExceptionHook
 from watchkeeper.instrument.errors import tracker as errors_tracker
 from watchkeeper.instrument.hooks import RequestHook
 from watchkeeper.instrument.http import HTTPMetrics
@@ -135,12 +134,13 @@ def instrument(
         from watchkeeper.profiling.endpoint import ProfileEndpoint
 
         wk.profile = ProfileEndpoint(profiling_token, profiling_path)
+    if track_exceptions:
+        wk.errors = errors_tracker(reg)
     wk.hooks = (
         *_builtin_hooks(
             wk,
             request_id=request_id,
             access_log=access_log,
-            track_exceptions=track_exceptions,
             tracing=tracing,
         ),
         *hooks,
@@ -162,7 +162,6 @@ def _builtin_hooks(
     *,
     request_id: bool = True,
     access_log: bool = False,
-    track_exceptions: bool,
     tracing: bool | None = None,
 ) -> list[RequestHook]:
     """The request hooks instrument() installs, in the order they begin."""
@@ -177,8 +176,6 @@ def _builtin_hooks(
 
         if tracing_wanted(tracing):  # the span is current for the hooks after it
             built.append(ServerSpanHook())
-    if track_exceptions:
-        built.append(ExceptionHook(errors_tracker(wk.registry)))
     return built
 
 

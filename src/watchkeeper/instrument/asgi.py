@@ -25,6 +25,7 @@ from typing import Any
 from watchkeeper.instrument import faults, runtime
 from watchkeeper.instrument._semconv import KNOWN_METHODS, OTHER_METHOD
 from watchkeeper.instrument.config import Instrumentation
+from watchkeeper.instrument.errors import is_app_error
 from watchkeeper.instrument.hooks import (
     ASGIRequestInfo,
     RequestEnd,
@@ -48,13 +49,6 @@ def _header(scope: Scope, name: bytes) -> str:
         if key == name:
             return bytes(value).decode("latin-1")
     return ""
-
-
-def _handled_error(scope: Scope) -> str:
-    # A framework that turns exceptions into 500s itself (Django) leaves the
-    # exception here through its signal (api.py), so error_type is not lost.
-    error = scope.get("watchkeeper.error")
-    return type(error).__qualname__ if error is not None else ""
 
 
 async def _send_response(
@@ -90,6 +84,7 @@ class WatchkeeperMiddleware:
         self.exclude_paths = instrumentation.exclude_paths
         self.hooks = instrumentation.hooks
         self.exemplar_of = instrumentation.exemplar_of
+        self.errors = instrumentation.errors
         self._lag_started = False
         self.stream_prefixes = tuple(
             t.encode("latin-1") for t in instrumentation.stream_content_types
@@ -135,8 +130,8 @@ class WatchkeeperMiddleware:
         completing = False  # the last chunk is on its way: a disconnect now is not early
         stream_start = 0.0
         started: Started | None = None
-        if self.hooks:  # request ids, spans, error tracking: only when installed
-            started, send = self._begin_hooks(scope, method, path, send)
+        if self.hooks:  # request ids, spans: only when installed
+            started = self._begin_hooks(scope, method, path)
 
         async def wrapped_receive() -> Message:
             nonlocal received, disconnected
@@ -155,6 +150,8 @@ class WatchkeeperMiddleware:
                 sent += len(message.get("body") or b"")
                 if not message.get("more_body"):
                     completing = True
+                    if started is not None:
+                        started.last_byte_at = perf_counter()
                     try:
                         await send(message)
                     except OSError:
@@ -167,9 +164,11 @@ class WatchkeeperMiddleware:
                             if stream_start:
                                 http.record_stream(method, route_of(scope), perf_counter() - start)
                             else:  # HTTPMetrics.record, inlined: one tuple appended
+                                route = route_of(scope)
                                 item = (
-                                    method, route_of(scope), 499 if disconnected else status,
-                                    _handled_error(scope) if status >= 500 else "",
+                                    method, route, 499 if disconnected else status,
+                                    self._handled_error(scope, method, route)
+                                    if status >= 500 else "",
                                     perf_counter() - start, received, sent,
                                 )  # fmt: skip
                                 pending_append(item)
@@ -182,6 +181,8 @@ class WatchkeeperMiddleware:
                     return
             elif mtype == "http.response.start":
                 status = message.get("status", 0)
+                if started is not None and started.headers:
+                    self._add_headers(message, started)
                 if stream_prefixes:
                     try:
                         for key, value in message.get("headers") or ():
@@ -209,6 +210,8 @@ class WatchkeeperMiddleware:
                     scope, method, inflight, start, status, received, sent, stream_start,
                     disconnected or cancelled, type(exc).__qualname__,
                 )  # fmt: skip
+            if self.errors is not None and not disconnected:  # raised, even after the response
+                self._track(exc, scope, method)
             if started is not None:
                 self._end_hooks(started, scope, start, status, exc, received, sent, disconnected)
             raise
@@ -221,27 +224,40 @@ class WatchkeeperMiddleware:
         if started is not None:
             self._end_hooks(started, scope, start, status, None, received, sent, disconnected)
 
-    def _begin_hooks(
-        self, scope: Scope, method: str, path: str, send: Send
-    ) -> tuple[Started, Send]:
-        """Begin the request hooks; the returned send adds their response headers."""
+    def _begin_hooks(self, scope: Scope, method: str, path: str) -> Started:
         started = begin_hooks(self.hooks, ASGIRequestInfo(method, path, scope), self.wk.registry)
-        extra = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in started.headers]
+        if started.headers:
+            started.encoded = [
+                (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in started.headers
+            ]
+        return started
 
-        async def hooked_send(message: Message) -> None:
-            mtype = message.get("type")
-            if mtype == "http.response.start":
-                if extra:
-                    headers = list(message.get("headers") or ())
-                    present = {bytes(k).lower() for k, _ in headers}
-                    # The app's own value wins (it may set X-Request-ID itself).
-                    headers.extend(h for h in extra if h[0] not in present)
-                    message["headers"] = headers
-            elif mtype == "http.response.body" and not message.get("more_body"):
-                started.last_byte_at = perf_counter()
-            await send(message)
+    def _add_headers(self, message: Message, started: Started) -> None:
+        """The hooks' response headers (X-Request-ID...); the app's own value wins."""
+        try:
+            headers = list(message.get("headers") or ())
+            present = {bytes(k).lower() for k, _ in headers}
+            headers.extend(h for h in started.encoded if h[0] not in present)
+            message["headers"] = headers
+        except Exception as exc:
+            faults.report("hooks.headers", exc, self.wk.registry)
 
-        return started, hooked_send
+    def _handled_error(self, scope: Scope, method: str, route: str) -> str:
+        # A framework that turns exceptions into 500s itself (Django) leaves the
+        # exception here through its signal (api.py), so it is not lost.
+        error = scope.get("watchkeeper.error")
+        if error is None:
+            return ""
+        if self.errors is not None:
+            self.errors.track(error, route=route, method=method)
+        return type(error).__qualname__
+
+    def _track(self, exc: BaseException, scope: Scope, method: str) -> None:
+        try:
+            if is_app_error(exc) and self.errors is not None:
+                self.errors.track(exc, route=self.wk.route_of(scope), method=method)
+        except Exception as fault:
+            faults.report("errors.track", fault, self.wk.registry)
 
     def _end_hooks(
         self,

@@ -14,6 +14,7 @@ from watchkeeper.instrument.routes import generic_route
 
 if TYPE_CHECKING:  # health imports instrument: no import cycle at run time
     from watchkeeper.health.endpoints import HealthEndpoints
+    from watchkeeper.instrument.errors import ErrorTracker
     from watchkeeper.instrument.hooks import RequestHook
     from watchkeeper.instrument.rum import RUMEndpoint
     from watchkeeper.profiling.endpoint import ProfileEndpoint
@@ -42,6 +43,8 @@ class Instrumentation:
     # Per-request work inside the request's context (request ids, spans, error
     # tracking), begun in order and ended in reverse; see hooks.py.
     hooks: tuple[RequestHook, ...] = ()
+    # Error tracking (errors.py); None when turned off.
+    errors: ErrorTracker | None = None
     # Tracing on: returns the current sampled span's exemplar labels (or None) at the
     # moment a request's duration is recorded; None when tracing is off (no cost).
     exemplar_of: Callable[[], str | None] | None = None

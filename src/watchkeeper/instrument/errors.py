@@ -13,6 +13,8 @@ or an ``@measured`` function is
   error storm cannot flood the logs;
 - sent to Sentry too when the app has configured ``sentry_sdk`` (never required).
 
+The HTTP middlewares call ``track`` only when a request raised (or a framework
+handled an exception as a 500), so a healthy request pays nothing for it.
 Recording the exception on the active span is the tracing hook's part.
 """
 
@@ -31,10 +33,9 @@ from types import TracebackType
 from typing import Any
 
 from watchkeeper.instrument import faults
-from watchkeeper.instrument.hooks import RequestEnd, RequestInfo
 from watchkeeper.instrument.registry import REGISTRY, Registry
 
-__all__ = ["ErrorTracker", "ExceptionHook", "fingerprint", "tracker"]
+__all__ = ["ErrorTracker", "fingerprint", "is_app_error", "tracker"]
 
 logger = logging.getLogger("watchkeeper.errors")
 
@@ -174,21 +175,3 @@ def _to_sentry(exc: BaseException) -> None:
         return
     # Sentry's own integrations may have captured it already: its dedupe drops repeats.
     sentry.capture_exception(exc)
-
-
-class ExceptionHook:
-    """The request hook: track what the app raised, with the request's route."""
-
-    def __init__(self, errors: ErrorTracker) -> None:
-        self.errors = errors
-
-    def begin(self, request: RequestInfo) -> str:
-        return request.method
-
-    def response_headers(self, state: str) -> tuple[()]:
-        return ()
-
-    def end(self, state: str, outcome: RequestEnd) -> None:
-        error = outcome.error
-        if error is not None and outcome.status != 499 and is_app_error(error):
-            self.errors.track(error, route=outcome.route, method=state)

@@ -2,7 +2,8 @@
 
 The HTTP middlewares measure every request; hooks add what needs the request's
 own context around the app: a request id bound for every log line, a server span
-made current, exceptions tracked with the request's route. A hook is three plain
+made current. (Error tracking needs no per-request state, so it is not a hook: the
+middlewares call it only when something raised.) A hook is three plain
 callables (the structlog habit: extension points are functions, not frameworks):
 
 - ``begin(request) -> state`` runs before the app, in the request's context (set
@@ -19,7 +20,6 @@ Every call is guarded: a faulty hook is reported and skipped, the request goes o
 from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from watchkeeper.instrument import faults
@@ -146,16 +146,35 @@ class WSGIRequestInfo(RequestInfo):
         return str(host), int(port) if port.isdigit() else 0
 
 
-@dataclass(frozen=True, slots=True)
 class RequestEnd:
-    """How the request ended, as the metrics recorded it."""
+    """How the request ended, as the metrics recorded it (read-only by convention;
+    a plain slotted class because it is built once per request: a frozen dataclass
+    costs several times more to construct)."""
 
-    route: str
-    status: int  # 499 for a client that went away, 500 for an exception before a response
-    error: BaseException | None  # the exception the app raised, if it did
-    duration_s: float  # from the request's start to its last response byte (or the error)
-    request_bytes: int
-    response_bytes: int
+    __slots__ = ("duration_s", "error", "request_bytes", "response_bytes", "route", "status")
+
+    def __init__(
+        self,
+        route: str,
+        status: int,
+        error: BaseException | None,
+        duration_s: float,
+        request_bytes: int,
+        response_bytes: int,
+    ) -> None:
+        self.route = route
+        # 499 for a client that went away, 500 for an exception before a response
+        self.status = status
+        self.error = error  # the exception the app raised, if it did
+        self.duration_s = duration_s  # request start to last response byte (or the error)
+        self.request_bytes = request_bytes
+        self.response_bytes = response_bytes
+
+    def __repr__(self) -> str:
+        return (
+            f"RequestEnd(route={self.route!r}, status={self.status}, error={self.error!r}, "
+            f"duration_s={self.duration_s:.6f})"
+        )
 
 
 class RequestHook(Protocol):
@@ -169,11 +188,12 @@ class RequestHook(Protocol):
 class Started:
     """The hooks that began for one request, their states and the headers they add."""
 
-    __slots__ = ("headers", "hooks", "last_byte_at")
+    __slots__ = ("encoded", "headers", "hooks", "last_byte_at")
 
     def __init__(self) -> None:
         self.hooks: list[tuple[RequestHook, Any]] = []
         self.headers: list[tuple[str, str]] = []
+        self.encoded: list[tuple[bytes, bytes]] = []  # the headers as ASGI wants them
         self.last_byte_at = 0.0
 
 

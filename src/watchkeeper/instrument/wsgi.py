@@ -17,6 +17,7 @@ from typing import Any
 from watchkeeper.instrument import faults
 from watchkeeper.instrument._semconv import KNOWN_METHODS, OTHER_METHOD
 from watchkeeper.instrument.config import Instrumentation
+from watchkeeper.instrument.errors import is_app_error
 from watchkeeper.instrument.hooks import (
     RequestEnd,
     Started,
@@ -123,6 +124,8 @@ class _Request:
         except Exception as exc:
             faults.report("wsgi.record", exc, wk.registry)
             return
+        if error is not None and code != 499 and wk.errors is not None and is_app_error(error):
+            wk.errors.track(error, route=route, method=self.method)  # never raises
         if self.started is not None:
             outcome = RequestEnd(route, code, error, duration, request_bytes, self.response_bytes)
             end_hooks(self.started, outcome, wk.registry)
