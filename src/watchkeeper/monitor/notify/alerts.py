@@ -9,7 +9,7 @@ and annotations, the latest explicit end). Everything is in epoch milliseconds.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from watchkeeper.monitor.model import Alert
@@ -120,7 +120,3 @@ def sort_key(alert: AlertEntry) -> tuple[object, ...]:
         parts.append((0, value) if value is not None else (1, ""))
     parts.append(sorted(alert.labels.items()))
     return tuple(parts)
-
-
-def iter_labels(alerts: Iterable[AlertEntry]) -> list[Mapping[str, str]]:
-    return [a.labels for a in alerts]

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -68,7 +67,6 @@ class Notifier:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._closed = False
-        self._lock = threading.Lock()
 
     # --- intake -------------------------------------------------------------------
 

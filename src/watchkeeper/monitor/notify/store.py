@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-__all__ = ["Attempt", "NflogEntry", "NotifyStore", "OutboxRow"]
+__all__ = ["Attempt", "NewNotification", "NflogEntry", "NotifyStore", "OutboxRow"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (

@@ -34,6 +34,10 @@ __all__ = ["notify_routes"]
 MAX_LIMIT = 1000
 
 
+class BadRequest(ValueError):
+    """Input the API cannot take; answered with 400 and the message."""
+
+
 def _json(body: Any, status: int = 200) -> Response:
     return Response(dumps(body), status_code=status, media_type="application/json")
 
@@ -47,22 +51,22 @@ async def _body(request: Request) -> Any:
     try:
         return orjson.loads(await request.body())
     except orjson.JSONDecodeError as exc:
-        raise SilenceError(f"request body is not JSON: {exc}") from None
+        raise BadRequest(f"request body is not JSON: {exc}") from None
 
 
 def _alert_from_api(item: Any, i: int) -> Alert:
     if not isinstance(item, dict):
-        raise SilenceError(f"alerts[{i}]: expected an object, got {item!r}")
+        raise BadRequest(f"alerts[{i}]: expected an object, got {item!r}")
     labels = item.get("labels")
     annotations = item.get("annotations") or {}
     if not isinstance(labels, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
     ):
-        raise SilenceError(f"alerts[{i}].labels: expected an object of strings")
+        raise BadRequest(f"alerts[{i}].labels: expected an object of strings")
     if not isinstance(annotations, dict) or not all(
         isinstance(v, str) for v in annotations.values()
     ):
-        raise SilenceError(f"alerts[{i}].annotations: expected an object of strings")
+        raise BadRequest(f"alerts[{i}].annotations: expected an object of strings")
     starts = parse_time(item["startsAt"], f"alerts[{i}].startsAt") if item.get("startsAt") else 0
     ends = parse_time(item["endsAt"], f"alerts[{i}].endsAt") if item.get("endsAt") else 0
     return Alert(
@@ -78,7 +82,7 @@ def _filters(request: Request) -> list[Any]:
     try:
         return [parse_matcher(f.strip("{}")) for f in request.query_params.getlist("filter")]
     except MatcherError as exc:
-        raise SilenceError(f"filter: {exc}") from None
+        raise BadRequest(f"filter: {exc}") from None
 
 
 class NotifyApi:
@@ -231,8 +235,10 @@ def _guard(handler: Handler) -> Handler:
     async def endpoint(request: Request) -> Response:
         try:
             return await handler(request)
-        except SilenceError as exc:
+        except SilenceError as exc:  # also bad times, from parse_time
             return _error(exc.status, str(exc))
+        except BadRequest as exc:
+            return _error(400, str(exc))
 
     return endpoint
 
