@@ -295,7 +295,11 @@ class WatchkeeperMiddleware:
             return None
 
     def _add_exemplar(self, item: Pending) -> None:
-        labels = self._exemplar()
+        try:
+            labels = self.exemplar_of()  # type: ignore[misc]  # checked by the caller
+        except Exception as exc:
+            faults.report("asgi.exemplar", exc, self.wk.registry)
+            return
         if labels is not None:
             self.wk.http.add_exemplar(item, labels)
 
