@@ -89,6 +89,16 @@ def test_silence_create_list_get_expire(client: ASGIClient) -> None:
     assert updated.json() == later
     got = client.get(f"/api/v2/silence/{later['silenceID']}").json()
     assert (got["status"]["state"], got["comment"]) == ("pending", "moved")
+    # Changing an active silence's matchers expires it and makes a new one.
+    active = client.post("/api/v2/silences", json=_silence()).json()["silenceID"]
+    extended = client.post("/api/v2/silences", json=_silence(id=active, endsAt=_iso(7200)))
+    assert extended.json() == {"silenceID": active}
+    other = [{"name": "alertname", "value": "CPU"}]
+    replaced = client.post("/api/v2/silences", json=_silence(id=active, matchers=other))
+    new_id = replaced.json()["silenceID"]
+    assert new_id != active
+    assert client.get(f"/api/v2/silence/{active}").json()["status"]["state"] == "expired"
+    assert client.get(f"/api/v2/silence/{new_id}").json()["matchers"][0]["value"] == "CPU"
 
 
 @pytest.mark.parametrize(

@@ -168,17 +168,25 @@ class Silences:
             self._by_id[silence.id] = silence
 
     def put(self, silence: Silence, now_ms: int) -> Silence:
-        """Create a silence, or update one (``silence.id`` set): a silence that has not
-        expired is changed in place, as Alertmanager does when only the end moves."""
+        """Create a silence, or update one (``silence.id`` set), as Alertmanager does: a
+        pending silence changes in place; an active one too when only its end, author
+        or comment change; otherwise the active one is expired and a new id is made."""
         with self._lock:
             if silence.id:
                 old = self._by_id.get(silence.id)
                 if old is None:
                     raise SilenceError(f"silence {silence.id} not found", 404)
-                if old.state(now_ms) == "expired":
+                state = old.state(now_ms)
+                if state == "expired":
                     raise SilenceError(f"silence {silence.id} is expired and cannot be changed")
-                if old.state(now_ms) == "active":
-                    silence = replace(silence, starts_at_ms=old.starts_at_ms)
+                if state == "active":
+                    if old.matchers == silence.matchers:
+                        silence = replace(silence, starts_at_ms=old.starts_at_ms)
+                    else:
+                        ended = replace(old, ends_at_ms=now_ms, updated_at_ms=now_ms)
+                        self._store.save_silence(ended.id, silence_to_store(ended))
+                        self._by_id[ended.id] = ended
+                        silence = replace(silence, id=str(uuid.uuid4()))
             else:
                 silence = replace(silence, id=str(uuid.uuid4()))
             self._store.save_silence(silence.id, silence_to_store(silence))
