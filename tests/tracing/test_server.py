@@ -213,3 +213,17 @@ def test_flask_server_span(spans: InMemorySpanExporter) -> None:
 )
 def test_split_host(host: str, expected: tuple[str, int | None]) -> None:
     assert _split_host(host) == expected
+
+
+def test_log_lines_carry_the_ids_of_the_exported_spans(spans: InMemorySpanExporter) -> None:
+    from watchkeeper.testing import capture_logs
+
+    with capture_logs() as lines:
+        client().get("/items/7", headers={"traceparent": TRACEPARENT})
+        client().get("/boom", headers={"traceparent": TRACEPARENT})
+    item, boom = server_spans(spans)
+    (lookup,) = [line for line in lines if line["message"] == "looking up item 7"]
+    assert (lookup["trace_id"], lookup["span_id"]) == hex_ids(item)
+    # the unhandled-exception line is logged while the request's span is current
+    (error,) = [line for line in lines if line["message"].startswith("unhandled ValueError")]
+    assert (error["trace_id"], error["span_id"]) == hex_ids(boom)
