@@ -203,7 +203,16 @@ def test_the_monitor_serves_the_notification_log_without_secrets(
             assert metrics["watchkeeper_notify_delivery_attempts_total"] >= 1
             assert metrics["watchkeeper_notify_outbox_dead"] == 0
             assert metrics["watchkeeper_notify_alerts"] == 1
-            for path in ("/api/v1/notifications", "/api/v2/receivers", "/api/v2/alerts/groups"):
+            status = httpx.get(f"{url}/api/v2/status").json()
+            assert "${WK_API_TEST_TOKEN}" in status["config"]["original"]
+            assert sink.url in status["config"]["original"]
+            paths = (
+                "/api/v1/notifications",
+                "/api/v2/receivers",
+                "/api/v2/alerts/groups",
+                "/api/v2/status",
+            )
+            for path in paths:
                 assert token not in httpx.get(f"{url}{path}").text
             if shutil.which("amtool"):  # Alertmanager's own CLI speaks to these routes
                 amtool = ["amtool", f"--alertmanager.url={url}"]
@@ -225,3 +234,12 @@ def test_the_monitor_serves_the_notification_log_without_secrets(
                 assert query.stdout.split() == [silence_id]
                 listed = httpx.get(f"{url}/api/v2/silences").json()
                 assert [(s["id"], s["comment"]) for s in listed] == [(silence_id, "via amtool")]
+                shown = subprocess.run(
+                    [*amtool, "config", "show"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=30,
+                )
+                assert "name: hook" in shown.stdout
+                assert token not in shown.stdout

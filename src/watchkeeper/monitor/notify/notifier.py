@@ -54,6 +54,7 @@ class Notifier:
     ) -> None:
         self.config = config
         self.clock = clock
+        self.started_ms = clock()
         self.forward_to = tuple(forward_to)
         self.store = NotifyStore(Path(data_dir) / "notify")
         self.alerts = AlertStore()

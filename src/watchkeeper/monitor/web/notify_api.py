@@ -27,6 +27,7 @@ from watchkeeper.monitor.model import Alert, labels_from
 from watchkeeper.monitor.notify import Notifier, SilenceError
 from watchkeeper.monitor.notify.matchers import MatcherError, parse_matcher
 from watchkeeper.monitor.notify.silences import format_time, parse_time, silence_from_api
+from watchkeeper.monitor.notify.views import config_view
 from watchkeeper.monitor.web.json import dumps
 
 __all__ = ["notify_routes"]
@@ -177,6 +178,32 @@ class NotifyApi:
         self.n.silences.expire(request.path_params["id"], self.n.clock())
         return _json(None)
 
+    async def status(self, request: Request) -> Response:
+        """Alertmanager's status (``amtool config show``); secrets shown as their source."""
+        import io
+
+        from ruamel.yaml import YAML
+
+        from watchkeeper._version import __version__
+
+        text = io.StringIO()
+        YAML(typ="safe", pure=True).dump(config_view(self.n.config), text)
+        return _json(
+            {
+                "cluster": {"name": "", "status": "disabled", "peers": []},
+                "versionInfo": {
+                    "version": __version__,
+                    "revision": "",
+                    "branch": "",
+                    "buildUser": "watchkeeper",
+                    "buildDate": "",
+                    "goVersion": "embedded",
+                },
+                "config": {"original": text.getvalue()},
+                "uptime": format_time(self.n.started_ms),
+            }
+        )
+
     async def receivers(self, request: Request) -> Response:
         return _json([{"name": name} for name in sorted(self.n.config.receivers)])
 
@@ -255,6 +282,7 @@ def notify_routes(notifier: Notifier) -> list[BaseRoute]:
         ("/api/v2/silence/{id}", api.get_silence, ["GET"]),
         ("/api/v2/silence/{id}", api.delete_silence, ["DELETE"]),
         ("/api/v2/receivers", api.receivers, ["GET"]),
+        ("/api/v2/status", api.status, ["GET"]),
         ("/api/v1/notifications", api.notifications, ["GET"]),
     ]
     return [Route(path, _guard(h), methods=methods) for path, h, methods in table]
