@@ -24,6 +24,7 @@ class Answer:
     delay_s: float = 0.0
     methods: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
+    connections: int = 0
 
 
 class Endpoint:
@@ -43,6 +44,12 @@ class Endpoint:
 
 def _handler(answer: Answer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive allowed: a client reusing it would show
+
+        def setup(self) -> None:
+            answer.connections += 1
+            super().setup()
+
         def _reply(self, with_body: bool) -> None:
             answer.methods.append(self.command)
             if answer.delay_s:

@@ -86,6 +86,22 @@ def test_200_then_503_then_200_flips_probe_success(endpoint: Endpoint, clock: Cl
     assert endpoint.answer.methods == ["GET", "GET", "GET"]
 
 
+def test_every_probe_opens_a_fresh_connection(endpoint: Endpoint, clock: Clock) -> None:
+    """Like blackbox_exporter: a dead listener is never hidden behind a pooled connection."""
+    store = MemoryStorage()
+    prober = Prober(store, ProbeConfig("web", endpoint.url), clock=clock)
+
+    async def three() -> None:  # one event loop, so the prober's client is reused
+        for _ in range(3):
+            clock.now += 15
+            assert (await prober.probe()).health == "up"
+        await prober.aclose()
+
+    asyncio.run(three())
+    assert endpoint.answer.methods == ["GET"] * 3
+    assert endpoint.answer.connections == 3
+
+
 def test_slow_answers_fail_a_response_time_condition(endpoint: Endpoint, clock: Clock) -> None:
     store = MemoryStorage()
     conditions = ("[STATUS] == 200", "[RESPONSE_TIME] < 500ms")

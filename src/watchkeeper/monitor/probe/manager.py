@@ -59,6 +59,7 @@ class ProbeManager:
                 if task is not None:
                     task.cancel()
                 removed.mark_stale(int(self._clock() * 1000))
+                # Its client holds no connection (no keep-alive): dropping it leaks nothing.
         for key, config in wanted.items():
             existing = self._probers.get(key)
             if existing is None:
@@ -120,6 +121,8 @@ class ProbeManager:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await asyncio.to_thread(self._wait_for_writer)
+        for prober in self._probers.values():
+            await prober.aclose()
         if self._stopped is not None:
             self._stopped.set()
 

@@ -23,11 +23,13 @@ import threading
 import time
 from collections.abc import Callable
 
+import httpx
+
 from watchkeeper.monitor.model import STALE_NAN, Appendable, Labels, labels_from
 from watchkeeper.monitor.probe.certs import tls_context
 from watchkeeper.monitor.probe.config import ProbeConfig, ProbeStatus
 from watchkeeper.monitor.probe.evaluate import Observation, evaluate_all
-from watchkeeper.monitor.probe.observe import observe
+from watchkeeper.monitor.probe.observe import http_client, observe
 
 __all__ = ["Prober"]
 
@@ -50,6 +52,8 @@ class Prober:
         self._writer_lock = writer_lock if writer_lock is not None else threading.RLock()
         self._offload = offload
         self._previous: dict[str, Labels] = {}
+        self._client: httpx.AsyncClient | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
         self.configure(config)
         self.status = ProbeStatus(
             config.job,
@@ -76,6 +80,23 @@ class Prober:
         self._context = tls_context(
             ca_file=config.ca_file, insecure_skip_verify=config.insecure_skip_verify
         )
+        # Built with the old TLS settings: drop it (without keep-alive it holds no connection).
+        self._client = None
+
+    def _http(self) -> httpx.AsyncClient | None:
+        """This probe's client, made for the running event loop (clients are loop-bound)."""
+        if self.config.module != "http":
+            return None
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._client_loop is not loop:
+            self._client, self._client_loop = http_client(self._context), loop
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the client (the probe was removed or the monitor is stopping)."""
+        client, self._client = self._client, None
+        if client is not None and self._client_loop is asyncio.get_running_loop():
+            await client.aclose()
 
     def _labels(self, name: str) -> Labels:
         return labels_from({**self._base, "__name__": name})
@@ -83,7 +104,7 @@ class Prober:
     async def probe(self) -> ProbeStatus:
         """Run the probe once, append its series, and return (and keep) its status."""
         cfg = self.config
-        obs = await observe(cfg, self._context, self.clock)
+        obs = await observe(cfg, self._context, self.clock, self._http())
         results = tuple(evaluate_all(cfg.parsed, obs))
         failed = [r.detail for r in results if not r.success]
         success = not obs.error and not failed
