@@ -211,3 +211,19 @@ def test_views_have_prometheus_shapes(tmp_path: Path) -> None:
 )
 def test_rfc3339_like_go(ms: int, text: str) -> None:
     assert rfc3339(ms) == text
+
+
+def test_a_file_broken_at_restart_settles_its_alerts_once_fixed(tmp_path: Path) -> None:
+    h = Harness(tmp_path)
+    h.run(h.manager(), 25, load=5)
+    good = h.rules.read_text()
+    h.write(good.replace("expr: max", "expr: max by ("))
+    h.clock.now += 60
+    second = h.manager()
+    assert second.load_errors()
+    assert h.run(second, 30, load=0) == []  # nothing to evaluate, nothing resolved blindly
+    assert "High" in (h.data / STATE_FILE).read_text()
+    h.write(good)
+    sent = h.run(second, 30, load=0)
+    (resolved,) = [a for a in sent if a.resolved_at(int(h.clock.now * 1000))][:1]
+    assert dict(resolved.labels)["alertname"] == "High"

@@ -175,7 +175,11 @@ class RulesManager:
                 previous = old.pop(group.key, None)
                 if previous is not None:
                     group.copy_state_from(previous)
-                elif not self._first_load:  # restore only what ran before a restart
+                elif not self._first_load and not any(
+                    (p.group_file, p.group_name) == group.key for p in self._pending_resolve
+                ):
+                    # Restore only what ran before a restart (or a group whose file was
+                    # broken at start-up and still has alerts from then to settle).
                     group.should_restore = False
                     for rule in group.alerting_rules():
                         rule.restored = True
@@ -253,9 +257,16 @@ class RulesManager:
         return out
 
     def _resolve_orphans(self, now_ms: int) -> list[Alert]:
-        """Persisted alerts whose group no longer exists are resolved at once."""
+        """Persisted alerts whose group no longer exists are resolved at once (those of a
+        source that fails to load wait: the group may come back with the fix)."""
         keys = {g.key for g in self._groups}
-        orphans = [p for p in self._pending_resolve if (p.group_file, p.group_name) not in keys]
+        # A source that does not load (yet) may still hold the group: keep waiting for it.
+        broken = tuple(self._errors)
+        orphans = [
+            p
+            for p in self._pending_resolve
+            if (p.group_file, p.group_name) not in keys and not p.group_file.startswith(broken)
+        ]
         if not orphans:
             return []
         self._pending_resolve = [p for p in self._pending_resolve if p not in orphans]
