@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import weakref
+from bisect import bisect_left
 from collections.abc import Callable
 from time import monotonic, perf_counter
 from typing import Any
@@ -38,7 +39,7 @@ from watchkeeper.errors import ConfigurationError
 from watchkeeper.instrument import faults
 from watchkeeper.instrument.db_pool import pool_label, track_pool, untrack_pool
 from watchkeeper.instrument.db_statement import classify
-from watchkeeper.instrument.metrics import Histogram, HistogramChild
+from watchkeeper.instrument.metrics import UPDATE_LOCK, Histogram, HistogramChild
 from watchkeeper.instrument.registry import REGISTRY, Registry
 
 __all__ = [
@@ -65,6 +66,7 @@ DEFAULT_SLOW_QUERY_S = 1.0
 DEFAULT_STATEMENT_CHARS = 200
 DEFAULT_MAX_TABLES = 200
 _OTHER_TABLE = "_other"
+_STATEMENT_MEMO = 1024
 _SLOW_LOG_INTERVAL_S = 0.1  # at most ten slow-query lines a second per engine
 
 _handles: weakref.WeakKeyDictionary[Any, SqlAlchemyInstrumentation] = weakref.WeakKeyDictionary()
@@ -116,8 +118,7 @@ class SqlAlchemyInstrumentation:
         self.namespace = str(url.database or "")
         self.pool_name = pool_name or pool_label(url)
         self._family = db_duration_histogram(registry)
-        # (operation, table) -> child: resolved once, then the hot path is a dict hit.
-        self._children: dict[tuple[str, str], HistogramChild] = {}
+        self._by_statement: dict[str, HistogramChild] = {}
         self._tables: set[str] = set()
         self._last_slow_log = 0.0
         self.slow_queries_logged = 0
@@ -133,40 +134,63 @@ class SqlAlchemyInstrumentation:
     # (measured: tens of µs per query on this machine), while a dialect event costs one
     # listener call. The listener runs the dialect's own method inside the timer and
     # returns True ("executed"), so the driver call is exactly what it was.
+    # The three listeners repeat the same few lines on purpose: this is the per-query
+    # path, and a shared helper taking *args costs more than the lines it saves.
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-        self._timed(self._execute, statement, cursor, statement, parameters, context)
+        started = perf_counter()
+        try:
+            self._execute(cursor, statement, parameters, context)
+        except Exception as exc:
+            self._failed(statement, perf_counter() - started, exc)
+            raise  # the database's error, unchanged: the application's to handle
+        self._succeeded(statement, perf_counter() - started)
         return True
 
     def do_execute_no_params(self, cursor: Any, statement: str, context: Any) -> bool:
-        self._timed(self._execute_no_params, statement, cursor, statement, context)
+        started = perf_counter()
+        try:
+            self._execute_no_params(cursor, statement, context)
+        except Exception as exc:
+            self._failed(statement, perf_counter() - started, exc)
+            raise
+        self._succeeded(statement, perf_counter() - started)
         return True
 
     def do_executemany(self, cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
-        self._timed(self._executemany, statement, cursor, statement, parameters, context)
-        return True
-
-    def _timed(self, method: Callable[..., Any], statement: str, *args: Any) -> None:
         started = perf_counter()
         try:
-            method(*args)
+            self._executemany(cursor, statement, parameters, context)
         except Exception as exc:
-            self._record(statement, perf_counter() - started, exc)
-            raise  # the database's error, unchanged: the application's to handle
-        self._record(statement, perf_counter() - started, None)
+            self._failed(statement, perf_counter() - started, exc)
+            raise
+        self._succeeded(statement, perf_counter() - started)
+        return True
 
-    def _record(self, statement: str, elapsed: float, exc: Exception | None) -> None:
+    def _succeeded(self, statement: str, elapsed: float) -> None:
+        try:
+            # statement text -> its child: one dict hit per query once warm.
+            child = self._by_statement.get(statement)
+            if child is None:
+                operation, table = classify(statement)
+                child = self._child(operation, table, "")
+                if len(self._by_statement) >= _STATEMENT_MEMO:
+                    self._by_statement.clear()  # inlined literals never repeat: start over
+                self._by_statement[statement] = child
+            with UPDATE_LOCK:
+                child.counts[bisect_left(child.bounds, elapsed)] += 1
+                child.sum += elapsed
+            threshold = self.slow_query_threshold
+            if threshold is not None and elapsed >= threshold:
+                operation, table = classify(statement)
+                self._log_slow(elapsed, operation, table, statement)
+        except Exception as fault:
+            faults.report("db.sqlalchemy", fault, self.registry)
+
+    def _failed(self, statement: str, elapsed: float, exc: Exception) -> None:
         try:
             operation, table = classify(statement)
-            if exc is None:
-                child = self._children.get((operation, table))
-                if child is None:
-                    child = self._child(operation, table, "")
-                    self._children[(operation, table)] = child
-                error = ""
-            else:
-                error = _error_type(exc)
-                child = self._child(operation, table, error)
-            child.observe(elapsed)
+            error = _error_type(exc)
+            self._child(operation, table, error).observe(elapsed)
             threshold = self.slow_query_threshold
             if threshold is not None and elapsed >= threshold:
                 self._log_slow(elapsed, operation, table, statement, error)
