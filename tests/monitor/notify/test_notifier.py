@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -269,3 +270,26 @@ def test_nothing_is_lost_across_kill_9(tmp_path: Path) -> None:
                 b["status"] for b in sink.received() if b["groupLabels"]["alertname"] == name
             ]
             assert statuses == ["firing", "resolved"]
+
+
+def test_notify_from_many_threads_loses_nothing(tmp_path: Path) -> None:
+    with Sink() as sink:
+        sink.start()
+        config = parse_config(webhook_config({"hook": sink.url}, group_by=["alertname", "n"]))
+        with running(Notifier(config, tmp_path, delivery=FAST)) as notifier:
+            t = now_ms()
+
+            def feed(worker: int) -> None:
+                for i in range(50):
+                    notifier.notify([alert(f"W{worker}", starts=t, ends=t + 600_000, n=str(i))])
+
+            threads = [threading.Thread(target=feed, args=(w,)) for w in range(4)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            wait_for(lambda: len(sink.received()) >= 200, 60, "200 groups")
+            got = sorted(
+                (b["groupLabels"]["alertname"], b["groupLabels"]["n"]) for b in sink.received()
+            )
+            assert got == sorted((f"W{w}", str(i)) for w in range(4) for i in range(50))

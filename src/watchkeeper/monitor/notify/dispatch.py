@@ -235,8 +235,9 @@ class Dispatcher:
     # --- views --------------------------------------------------------------------
 
     def groups(self) -> list[Group]:
+        """Copies of the non-empty groups (safe to read while alerts keep arriving)."""
         with self._lock:
-            return [g for g in self._groups.values() if g.alerts]
+            return [replace(g, alerts=dict(g.alerts)) for g in self._groups.values() if g.alerts]
 
     def receivers_of(self, labels: Mapping[str, str]) -> list[str]:
         return [r.receiver for r in self.config.route.match(labels)]
