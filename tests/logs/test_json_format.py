@@ -25,10 +25,10 @@ def test_core_fields_in_order(sink: Sink) -> None:
     assert line["logger"] == "test.logs"
     assert line["message"] == "order 42 placed"
     assert line["service"] == "shop"
-    # RFC 3339 in UTC with microseconds, and the right instant
+    # RFC 3339 in UTC with milliseconds, and the right instant
     stamp = line["timestamp"]
     assert stamp.endswith("Z")
-    assert len(stamp) == len("2026-01-01T00:00:00.000000Z")
+    assert len(stamp) == len("2026-01-01T00:00:00.000Z")
     parsed = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     assert parsed.tzinfo == dt.UTC
     assert abs(parsed.timestamp() - before) < 5
@@ -172,3 +172,11 @@ def test_format_returns_the_line_without_newline() -> None:
     assert text.startswith("{")
     assert text.endswith("}")
     assert '"message":"hello"' in text
+
+
+def test_timestamp_of_a_known_instant() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "m", (), None)
+    record.created = 1_700_000_000.5
+    assert JSONFormatter().fields.from_record(record)["timestamp"] == "2023-11-14T22:13:20.500Z"
+    record.created = 1_700_000_059.9996
+    assert JSONFormatter().fields.from_record(record)["timestamp"] == "2023-11-14T22:14:19.999Z"

@@ -134,9 +134,17 @@ def unconfigure() -> None:
     _active = None
 
 
+_default: FieldBuilder | None = None
+
+
 def active_fields() -> FieldBuilder:
     """The field builder of the last ``configure()`` (defaults when never configured)."""
-    return _active if _active is not None else FieldBuilder(None, Redactor(), DEFAULT_LIMIT)
+    global _default
+    if _active is not None:
+        return _active
+    if _default is None:  # built once: a Redactor compiles its patterns
+        _default = FieldBuilder(None, Redactor(), DEFAULT_LIMIT)
+    return _default
 
 
 def _close(handler: logging.Handler) -> None:
