@@ -4,8 +4,11 @@
 ``prometheus-alertmanager`` runs the alertmanager.yml generated from that same
 spec (webhooks pointed at its own sink). The same alerts, with explicit
 ``startsAt``/``endsAt``, are POSTed to both, phase by phase; both sinks must see
-the same notifications: receiver, group labels, status, and every alert's labels,
-status, fingerprint and times.
+the same notifications: receiver, group labels, status, group key, common labels and
+annotations, and every alert's labels, status, fingerprint and times. The phases cover
+routing with ``continue`` and per-route ``group_by``, a regex silence and its expiry,
+an alert joining a notified group (group interval), the generated and the spec's
+inhibitions (including a muted alert that resolves), and everything resolving.
 """
 
 from __future__ import annotations
@@ -186,7 +189,7 @@ def test_same_groups_as_alertmanager(tmp_path: Path) -> None:
                 }
 
             # Phase 1: routing, continue, per-route group_by, a silence (regex matcher).
-            post(
+            silence_ids = post(
                 "/api/v2/silences",
                 {
                     "matchers": [{"name": "alertname", "value": "Silen.*", "isRegex": True}],
@@ -231,30 +234,49 @@ def test_same_groups_as_alertmanager(tmp_path: Path) -> None:
                 ]
             )
 
+            # Phase 1b: an alert joins a group that was already notified: the next group
+            # interval sends the group again with both alerts.
+            joining = a("CheckoutStalled", service="shop", severity="warning", instance="2")
+            post("/api/v2/alerts", [joining])
+            _settle([ours, theirs], 9)
+            assert _by_group(ours) == _by_group(theirs)
+            stalled = _by_group(ours)[
+                ("team", (("alertname", "CheckoutStalled"), ("service", "shop")))
+            ]
+            assert [len(alerts) for _, (_, alerts) in stalled] == [1, 2]
+
             # Phase 2: ServiceDown fires (the generated inhibition and the spec's one mute
-            # shop's error-rate, traffic and warning alerts); a muted alert resolves.
+            # shop's error-rate, traffic and warning alerts); a muted alert resolves; the
+            # silence is expired, so the silenced alert gets through.
+            for base, answer in zip(engines, silence_ids, strict=True):
+                expired = httpx.delete(f"{base}/api/v2/silence/{answer['silenceID']}", timeout=10)
+                assert expired.status_code == 200, expired.text
             now = _iso(int(time.time() * 1000))
             post(
                 "/api/v2/alerts",
                 [
                     a("ServiceDown", service="shop", severity="critical"),
                     a("HighErrorRate", ends=now, service="shop", severity="critical", instance="1"),
+                    a("Silenced", service="shop", severity="info"),
                 ],
             )
-            _settle([ours, theirs], 9)
+            _settle([ours, theirs], 11)
             assert _by_group(ours) == _by_group(theirs)
-            assert len(ours.received()) == 9
-            assert ours.received()[-1]["groupLabels"]["alertname"] == "ServiceDown"
+            assert len(ours.received()) == 11
+            assert sorted(b["groupLabels"]["alertname"] for b in ours.received()[-2:]) == [
+                "ServiceDown",
+                "Silenced",
+            ]
 
             # Phase 3: everything resolves.
             now = _iso(int(time.time() * 1000))
             post(
                 "/api/v2/alerts",
-                [{**alert, "endsAt": now} for alert in phase1]
+                [{**alert, "endsAt": now} for alert in [*phase1, joining]]
                 + [a("ServiceDown", ends=now, service="shop", severity="critical")],
             )
-            _settle([ours, theirs], 18)
+            _settle([ours, theirs], 21)
             groups = _by_group(ours)
             assert groups == _by_group(theirs)
-            assert len(groups) == 9
+            assert len(groups) == 10
             assert all(history[-1][0] == "resolved" for history in groups.values())
