@@ -27,9 +27,13 @@ def number(value: float | None, digits: int = 3) -> str:
 
 
 def percent(value: float | None, digits: int = 3) -> str:
+    """3 significant digits below 100% (99.9%, 0.052%), whole numbers above (1720%)."""
     if value is None or not math.isfinite(value):
         return "–"
-    return f"{value * 100:.{digits}g}%"
+    pct = value * 100
+    if abs(pct) >= 100:
+        return f"{pct:.0f}%"
+    return f"{pct:.{digits}g}%"
 
 
 def duration(seconds: float | None) -> str:
