@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import logging
 from contextvars import Token
+from typing import TYPE_CHECKING
 
-from watchkeeper.instrument.hooks import RequestEnd, RequestInfo
 from watchkeeper.logs.binding import RequestContext, begin_request, end_request
 from watchkeeper.logs.request_ids import new_request_id, valid_request_id
+
+if TYPE_CHECKING:  # instrument imports this module: no import cycle at run time
+    from watchkeeper.instrument.hooks import RequestEnd, RequestInfo
 
 __all__ = ["HEADER", "RequestIdHook"]
 
