@@ -8,6 +8,7 @@ The public API is deliberately small; everything here is stable.
 
 from __future__ import annotations
 
+from watchkeeper import logs  # a module: watchkeeper.logs.configure(), .bind(), ...
 from watchkeeper._version import __version__
 from watchkeeper.errors import (
     ConfigurationError,
@@ -22,6 +23,7 @@ from watchkeeper.instrument.db import instrument_sqlalchemy, uninstrument_sqlalc
 from watchkeeper.instrument.outcomes import declare_job, declare_outcomes, job, outcome
 from watchkeeper.instrument.quota import quota
 from watchkeeper.instrument.rum import RUM
+from watchkeeper.logs import bind
 from watchkeeper.profiling import profile
 from watchkeeper.tracing import span, traced
 
@@ -35,6 +37,7 @@ __all__ = [
     "StorageError",
     "WatchkeeperError",
     "__version__",
+    "bind",
     "cache",
     "declare_job",
     "declare_outcomes",
@@ -42,6 +45,7 @@ __all__ = [
     "instrument_sqlalchemy",
     "job",
     "llm",
+    "logs",
     "measured",
     "outcome",
     "profile",
