@@ -73,7 +73,11 @@ class Notifier:
 
     def notify(self, alerts: Sequence[Alert]) -> None:
         """The ``NotifyFunc``: never raises (a bad alert is logged and skipped)."""
-        errors = self.post_alerts(alerts)
+        try:
+            errors = self.post_alerts(alerts)
+        except Exception:  # e.g. a full disk under the outbox: the rules engine goes on
+            log.exception("watchkeeper notify: could not take %d alert(s)", len(alerts))
+            return
         for error in errors:
             log.warning("watchkeeper notify: alert rejected: %s", error)
 
@@ -90,16 +94,16 @@ class Notifier:
         if entries:
             self.dispatcher.ingest(entries, now)
             if self.forward_to:
-                message = {"alerts": [alert_message(e, now) for e in entries]}
+                message: dict[str, object] = {"alerts": [alert_message(e, now) for e in entries]}
                 items = [
                     NewNotification(
                         f"{FORWARD_RECEIVER}/{i}",
                         FORWARD_RECEIVER,
                         f"alertmanager[{i}]",
                         "",
-                        {**message, "url": url},
+                        message,  # the URL is not stored: it may hold credentials
                     )
-                    for i, url in enumerate(self.forward_to)
+                    for i in range(len(self.forward_to))
                 ]
                 self.store.enqueue(items, now)
             self._wake_up()
@@ -107,8 +111,10 @@ class Notifier:
 
     def _resolve(self, row: OutboxRow) -> Integration | str | None:
         if row.receiver == FORWARD_RECEIVER and row.integration.startswith("alertmanager["):
-            url = row.message.get("url")
-            return url if isinstance(url, str) and url in self.forward_to else None
+            index = row.integration.removeprefix("alertmanager[").rstrip("]")
+            if index.isdigit() and int(index) < len(self.forward_to):
+                return self.forward_to[int(index)]
+            return None
         receiver = self.config.receivers.get(row.receiver)
         if receiver is None:
             return None
