@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import email
 import hashlib
+import logging
 import shutil
 import subprocess
 import time
@@ -218,11 +219,17 @@ def test_email_failures_say_why_without_the_password(
         _send(missing)
 
 
-def test_slack_incoming_webhook(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_slack_incoming_webhook(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     with Sink() as sink:
         sink.start()
-        monkeypatch.setenv("WK_SLACK_URL", sink.url)
-        assert _send(SlackConfig(api_url=Secret(env="WK_SLACK_URL"), channel="#ops")) == 200
+        secret_url = sink.url + "/services/T0/B0/SLACKPATHSECRET"
+        monkeypatch.setenv("WK_SLACK_URL", secret_url)
+        with caplog.at_level(logging.DEBUG):
+            assert _send(SlackConfig(api_url=Secret(env="WK_SLACK_URL"), channel="#ops")) == 200
+        assert "HTTP Request" in caplog.text  # httpx did log the request...
+        assert "SLACKPATHSECRET" not in caplog.text  # ...without the URL's secret path
         (body,) = sink.received()
         assert body["channel"] == "#ops"
         (attachment,) = body["attachments"]

@@ -9,6 +9,7 @@ and 5xx can; other 4xx answers cannot (Alertmanager does not retry them either).
 from __future__ import annotations
 
 import asyncio
+import logging
 import smtplib
 import ssl
 from collections.abc import Mapping
@@ -29,6 +30,24 @@ from watchkeeper.monitor.notify.secrets import SecretMissing, redact_url, scrub
 __all__ = ["DeliveryError", "forward_to_alertmanager", "send"]
 
 USER_AGENT = "watchkeeper-notifier"
+
+
+class _RedactRequestLog(logging.Filter):
+    """httpx logs every request's full URL at INFO; a Slack webhook's path *is* its
+    secret, so on its way to any handler the URL keeps only scheme and host."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and len(record.args) >= 2:
+            url = record.args[1]
+            if isinstance(url, httpx.URL):
+                shown = f"{url.scheme}://{url.host}{f':{url.port}' if url.port else ''}/..."
+                record.args = (record.args[0], shown, *record.args[2:])
+        return True
+
+
+_HTTPX_LOG = logging.getLogger("httpx")
+if not any(isinstance(f, _RedactRequestLog) for f in _HTTPX_LOG.filters):
+    _HTTPX_LOG.addFilter(_RedactRequestLog())
 
 
 class DeliveryError(Exception):
