@@ -88,7 +88,9 @@ def test_groups_run_on_their_interval_and_notify_firing_alerts(tmp_path: Path) -
     manager = h.manager()
     sent = h.run(manager, 35, load=5)
     (group,) = manager.groups
-    assert group.evaluations == 3  # first slot after start, then every 10 s
+    # From the first aligned slot after the start, every 10 s (the slot's offset within
+    # the interval comes from a hash of the file and group name).
+    assert group.evaluations in (2, 3)
     assert group.last_eval_ms % 10_000 == group.offset_ms()
     assert sent
     assert {dict(a.labels)["alertname"] for a in sent} == {"High"}
