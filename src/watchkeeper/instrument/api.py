@@ -32,6 +32,7 @@ from watchkeeper.instrument.registry import REGISTRY, Registry
 from watchkeeper.instrument.routes import StarletteRoutes
 from watchkeeper.instrument.rum import RUM, RUMEndpoint
 from watchkeeper.instrument.wsgi import WSGIMiddleware
+from watchkeeper.logs.access_log import AccessLogHook
 from watchkeeper.logs.request_hook import RequestIdHook
 
 __all__ = ["instrument"]
@@ -169,13 +170,17 @@ def _builtin_hooks(
     if request_id or access_log:
         # First: its log context is set before the other hooks begin (their lines carry
         # the request id) and cleared after they all ended.
-        built.append(RequestIdHook(access_log=access_log))
+        built.append(RequestIdHook())
     if tracing is not False:
         # Imported here: tracing imports instrument modules, and most apps never trace.
         from watchkeeper.tracing.server import ServerSpanHook, tracing_wanted
 
         if tracing_wanted(tracing):  # the span is current for the hooks after it
             built.append(ServerSpanHook())
+    if access_log:
+        # Last: it ends first, while the span is still current (trace ids on the line)
+        # and the request id hook still holds the request's context.
+        built.append(AccessLogHook())
     return built
 
 

@@ -10,6 +10,7 @@ See docs/logs.md.
 
 from __future__ import annotations
 
+from watchkeeper.logs.access_log import AccessLogHook
 from watchkeeper.logs.binding import bind, clear, context, get_context, request_id, unbind
 from watchkeeper.logs.console import ConsoleFormatter
 from watchkeeper.logs.handlers import LineHandler, RotatingFileHandler
@@ -21,6 +22,7 @@ from watchkeeper.logs.structlog_interop import StructlogRenderer, structlog_proc
 from watchkeeper.logs.trace_ids import current_trace_ids
 
 __all__ = [
+    "AccessLogHook",
     "DEFAULT_KEYS",
     "DEFAULT_PATTERNS",
     "REDACTED",

@@ -1,4 +1,4 @@
-"""The request hook: a request id for every log line of a request, and the access log.
+"""The request-id hook: a request id for every log line of a request.
 
 ``instrument()`` installs it first, so it begins before the other hooks (their
 lines carry the id) and ends after them. For each request it
@@ -8,15 +8,11 @@ lines carry the id) and ends after them. For each request it
 - makes it the request's log context (``binding.py``) before the app runs, so it
   is on every line of the request: across awaits, in the threadpool, in threads
   started with ``copy_context()``, in background tasks after the response;
-- with ``access_log=True``, writes one line per request when it ends (logger
-  ``watchkeeper.access``): method, route template, status, duration, bytes in and
-  out, and the request's context (request id, bound fields);
 - clears the context when the request ends (WSGI servers reuse threads).
 """
 
 from __future__ import annotations
 
-import logging
 from contextvars import Token
 from typing import TYPE_CHECKING
 
@@ -29,26 +25,20 @@ if TYPE_CHECKING:  # instrument imports this module: no import cycle at run time
 __all__ = ["HEADER", "RequestIdHook"]
 
 HEADER = "x-request-id"
-access_logger = logging.getLogger("watchkeeper.access")
 
 
 class _State:
-    __slots__ = ("headers", "method", "path", "token")
+    __slots__ = ("headers", "token")
 
-    def __init__(
-        self, rid: str, method: str, path: str, token: Token[RequestContext | None]
-    ) -> None:
+    def __init__(self, rid: str, token: Token[RequestContext | None]) -> None:
         self.headers = ((HEADER, rid),)
-        self.method = method
-        self.path = path
         self.token = token
 
 
 class RequestIdHook:
-    """``RequestIdHook(access_log=False, trust_incoming=True)``; see the module doc."""
+    """``RequestIdHook(trust_incoming=True)``; see the module doc."""
 
-    def __init__(self, *, access_log: bool = False, trust_incoming: bool = True) -> None:
-        self.access_log = access_log
+    def __init__(self, *, trust_incoming: bool = True) -> None:
         # Behind a proxy that sets the header, continue it; at the edge, a service
         # may prefer its own ids only.
         self.trust_incoming = trust_incoming
@@ -58,30 +48,10 @@ class RequestIdHook:
         if rid is None:
             rid = new_request_id()
         _, token = begin_request(rid)
-        return _State(rid, request.method, request.path, token)
+        return _State(rid, token)
 
     def response_headers(self, state: _State) -> tuple[tuple[str, str], ...]:
         return state.headers
 
     def end(self, state: _State, outcome: RequestEnd) -> None:
-        try:
-            if self.access_log and access_logger.isEnabledFor(logging.INFO):
-                duration_ms = round(outcome.duration_s * 1000, 3)
-                access_logger.info(
-                    "%s %s %d %.1fms",
-                    state.method,
-                    outcome.route,
-                    outcome.status,
-                    duration_ms,
-                    extra={
-                        "http_request_method": state.method,
-                        "http_route": outcome.route,
-                        "url_path": state.path,
-                        "http_response_status_code": outcome.status,
-                        "duration_ms": duration_ms,
-                        "http_request_body_size": outcome.request_bytes,
-                        "http_response_body_size": outcome.response_bytes,
-                    },
-                )
-        finally:
-            end_request(state.token)
+        end_request(state.token)
