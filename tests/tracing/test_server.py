@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -227,3 +228,24 @@ def test_log_lines_carry_the_ids_of_the_exported_spans(spans: InMemorySpanExport
     # the unhandled-exception line is logged while the request's span is current
     (error,) = [line for line in lines if line["message"].startswith("unhandled ValueError")]
     assert (error["trace_id"], error["span_id"]) == hex_ids(boom)
+
+
+def test_one_span_per_request_not_per_chunk(spans: InMemorySpanExporter) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import StreamingResponse
+    from starlette.routing import Route
+
+    async def chunks(request: Request) -> StreamingResponse:
+        async def body() -> AsyncIterator[bytes]:
+            for i in range(5):
+                yield f"chunk {i}\n".encode()
+
+        return StreamingResponse(body(), media_type="text/plain")
+
+    app = watchkeeper.instrument(Starlette(routes=[Route("/chunks", chunks)]), registry=Registry())
+    response = Client(app).get("/chunks", headers={"traceparent": TRACEPARENT})
+    assert response.text.count("chunk") == 5
+    (server,) = spans.get_finished_spans()  # no http send / receive spans
+    assert server.kind is SpanKind.SERVER
+    assert server.name == "GET /chunks"
