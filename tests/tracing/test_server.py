@@ -249,3 +249,11 @@ def test_one_span_per_request_not_per_chunk(spans: InMemorySpanExporter) -> None
     (server,) = spans.get_finished_spans()  # no http send / receive spans
     assert server.kind is SpanKind.SERVER
     assert server.name == "GET /chunks"
+
+
+def test_attribute_values_from_the_request_are_bounded(spans: InMemorySpanExporter) -> None:
+    client().get("/" + "a" * 5000, headers={"user-agent": "u" * 2000})
+    (server,) = server_spans(spans)
+    attrs = dict(server.attributes or {})
+    assert attrs["url.path"] == "/" + "a" * 2047
+    assert attrs["user_agent.original"] == "u" * 512

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["ServerSpanHook", "exemplar_source_for", "tracing_wanted"]
 
 _MAX_USER_AGENT = 512  # attribute values are bounded like every other input
+_MAX_PATH = 2048
 _DECISION = setup.REQUEST_DECISION
 
 
@@ -156,7 +157,7 @@ def _attributes(request: RequestInfo) -> dict[str, str | int]:
     """Request attributes known at the start (the sampler sees them too)."""
     attrs: dict[str, str | int] = {
         "http.request.method": request.method,
-        "url.path": request.path,
+        "url.path": request.path[:_MAX_PATH],
         "url.scheme": request.scheme,
         "network.protocol.version": request.http_version,
     }
