@@ -55,6 +55,13 @@ class ConsoleContext:
     def probes(self) -> list[TargetView]:
         return [t for t in self.api.targets() if getattr(t, "probe_details", None) is not None]
 
+    def scrape_interval_ms(self) -> int:
+        """The shortest scrape interval (15 s, Prometheus' default, when scraping nothing):
+        charts never ask for points closer together than the data is."""
+        intervals = [float(getattr(t, "interval_s", 0) or 0) for t in self.scrape_targets()]
+        shortest = min((i for i in intervals if i > 0), default=15.0)
+        return max(int(shortest * 1000), 1000)
+
     def spec_of(self, service: str) -> ServiceSpec | None:
         for spec in self.specs:
             if spec.service == service:

@@ -1,18 +1,31 @@
 """The overview: one card per service with its current golden signals and sparklines.
 
-Every number comes from a per-job aggregate (``queries.by_job``), so the page runs
-the same dozen queries for 1 service or 50, and the sparklines are three range
-queries split by job.
+A few range queries answer every service at once (per-job aggregates over a fixed 5m
+window, like the generated dashboards): request rate, 5xx rate and latency
+quantiles. The sparklines are those series; the card's "now" numbers are their last
+points (the range ends now).
+
+The latency histogram's buckets are most of the data (one series per route, method,
+status and bucket), so quantiles come from the generated recording rules
+(``service:http_server_request_duration_seconds:p99_rate5m`` ...) wherever the rules
+engine has recorded them, the numbers the dashboards and alerts read; only services
+without them (no spec, or data from before the rules ran) have their bucket rates
+read, once, with p50/p95/p99 derived through the engine's ``histogram_quantile``
+(``quantiles.py``). SLO budgets likewise prefer ``slo:error_budget_remaining:ratio``.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchkeeper.monitor.promql.value import Matrix
+from watchkeeper.monitor.model import Labels
+from watchkeeper.monitor.promql.value import Matrix, Series
 from watchkeeper.monitor.web.console.charts import to_chart
 from watchkeeper.monitor.web.console.context import ConsoleContext
+from watchkeeper.monitor.web.console.quantiles import QUANTILES, quantiles_from_buckets
 from watchkeeper.monitor.web.console.queries import by_job
 from watchkeeper.monitor.web.console.runner import Runner
 from watchkeeper.monitor.web.console.slo import slo_status
@@ -20,8 +33,8 @@ from watchkeeper.monitor.web.console.timerange import View
 
 __all__ = ["Card", "SPARK_POINTS", "build_overview"]
 
-SPARK_POINTS = 120  # sparklines are ~240 px wide: one point per 2 px
-CURRENT = "5m"  # the window of the "now" numbers, as on the generated dashboards
+SPARK_POINTS = 120  # sparklines are ~120-240 px wide
+WINDOW = "5m"  # the rate window of every number on the card, as on the dashboards
 
 
 @dataclass
@@ -40,47 +53,88 @@ class Card:
     sparks: dict[str, Any] = field(default_factory=dict)  # name -> uPlot data
 
 
-def _split(matrix: Matrix) -> dict[str, Matrix]:
-    out: dict[str, Matrix] = {}
+def _by(matrix: Matrix, label: str = "job") -> dict[str, Series]:
+    out: dict[str, Series] = {}
     for s in matrix.series:
-        out.setdefault(dict(s.labels).get("job", ""), Matrix()).series.append(s)
+        out[dict(s.labels).get(label, "")] = s
     return out
+
+
+def _last(series: Series | None, end_ms: int, step_ms: int) -> float | None:
+    """The value at the last step (the instant value now), if the series has one."""
+    if series is None or not series.points:
+        return None
+    t, v = series.points[-1]
+    return v if t > end_ms - step_ms and math.isfinite(v) else None
+
+
+def _ratio(bad: Series | None, total: Series | None) -> Series | None:
+    """5xx / all per step; no 5xx series with traffic means 0, not "no data"."""
+    if total is None:
+        return None
+    errors = dict(bad.points) if bad is not None else {}
+    points = [(t, errors.get(t, 0.0) / v) for t, v in total.points if v > 0]
+    return Series(total.labels, points)
+
+
+def _named(name: str) -> Callable[[Labels], str]:
+    return lambda _: name
 
 
 def build_overview(ctx: ConsoleContext, runner: Runner, view: View) -> list[Card]:
     services = ctx.services()
-    at = view.end_ms
-    up = runner.by(by_job.up(), at, "job")
-    values = {
-        "rps": runner.by(by_job.rps(CURRENT), at, "job"),
-        "error_ratio": runner.by(by_job.error_ratio(CURRENT), at, "job"),
-        "p50": runner.by(by_job.quantile(0.5, CURRENT), at, "job"),
-        "p95": runner.by(by_job.quantile(0.95, CURRENT), at, "job"),
-        "p99": runner.by(by_job.quantile(0.99, CURRENT), at, "job"),
-        "cpu": runner.by(by_job.cpu(CURRENT), at, "job"),
-        "memory": runner.by(by_job.memory(), at, "job"),
-    }
-    step = view.step_ms(SPARK_POINTS)
-    start, end = view.aligned(step)
-    w = view.rate_window(step)
-    sparks = {
-        "rps": (_split(runner.matrix(by_job.rps(w), start, end, step)), "reqps"),
-        "errors": (_split(runner.matrix(by_job.error_ratio(w), start, end, step)), "%"),
-        "p99": (_split(runner.matrix(by_job.quantile(0.99, w), start, end, step)), "s"),
-    }
+    step = view.step_ms(SPARK_POINTS, ctx.scrape_interval_ms())
+    # Ends now (not on a step boundary): the last point is the current value.
+    end = view.end_ms
+    start = end - (view.range_ms // step) * step
+    total = _by(runner.matrix(by_job.rps(WINDOW), start, end, step))
+    bad = _by(runner.matrix(by_job.errors(WINDOW), start, end, step))
+    by_q = {q: _by(runner.matrix(by_job.recorded_quantile(q), start, end, step)) for q in QUANTILES}
+    steps = view.range_ms // step + 1
+    recorded = {j for j, s in by_q["p99"].items() if len(s.points) * 2 >= steps}
+    missing = [name for name in services if name not in recorded]
+    if missing:
+        buckets = runner.matrix(by_job.buckets(WINDOW, missing), start, end, step)
+        for s in quantiles_from_buckets(buckets, start, end, step).series:
+            labels = dict(s.labels)
+            by_q[labels["q"]][labels.get("job", "")] = s
+    budgets: dict[tuple[str, str], float] = {}
+    for pairs, value in runner.vector(by_job.recorded_budget(), end):
+        names = dict(pairs)
+        if math.isfinite(value):
+            budgets[(names.get("service", ""), names.get("slo", ""))] = value
+    up = runner.by(by_job.up(), end, "job")
+    cpu = runner.by(by_job.cpu(WINDOW), end, "job")
+    memory = runner.by(by_job.memory(), end, "job")
     cards = []
     for name in services:
-        card = Card(name, None if name not in up else up[name] >= 1)
-        for key, by_service in values.items():
-            setattr(card, key, by_service.get(name))
-        for key, (matrices, unit) in sparks.items():
-            chart = to_chart(key, matrices.get(name, Matrix()), start, end, step, unit=unit)
+        ratio = _ratio(bad.get(name), total.get(name))
+        card = Card(
+            name,
+            None if name not in up else up[name] >= 1,
+            rps=_last(total.get(name), end, step),
+            error_ratio=_last(ratio, end, step),
+            p50=_last(by_q["p50"].get(name), end, step),
+            p95=_last(by_q["p95"].get(name), end, step),
+            p99=_last(by_q["p99"].get(name), end, step),
+            cpu=cpu.get(name),
+            memory=memory.get(name),
+        )
+        for key, series, unit in (
+            ("rps", total.get(name), "reqps"),
+            ("errors", ratio, "%"),
+            ("p99", by_q["p99"].get(name), "s"),
+        ):
+            matrix = Matrix([series] if series is not None else [])
+            chart = to_chart(key, matrix, start, end, step, unit=unit, label=_named(name))
             card.sparks[key] = chart.to_json()
         spec = ctx.spec_of(name)
         if spec is not None:
             for slo in spec.slos:
-                status = slo_status(runner, spec, slo, view, chart=False, burns=False)
-                left = status.budget_remaining
+                left = budgets.get((name, slo.name))
+                if left is None:
+                    status = slo_status(runner, spec, slo, view, chart=False, burns=False)
+                    left = status.budget_remaining
                 if left is not None and (card.budget is None or left < card.budget):
                     card.budget, card.budget_slo = left, slo.name
         cards.append(card)

@@ -7,15 +7,21 @@ service is its scrape ``job`` (the spec's ``service`` is the job name).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 __all__ = [
     "HTTP",
+    "LATENCY_PANEL",
     "by_job",
     "job_selector",
     "quote",
+    "recorded_quantiles",
     "service_panels",
 ]
 
 HTTP = "http_server_request_duration_seconds"
+LATENCY_PANEL = "Latency p50 / p95 / p99"
 ERROR_CODES = "5.."
 
 
@@ -50,8 +56,28 @@ class by_job:
         )
 
     @staticmethod
-    def quantile(q: float, w: str) -> str:
-        return f"histogram_quantile({q}, sum by (job, le) (rate({HTTP}_bucket[{w}])))"
+    def errors(w: str) -> str:
+        bad = f'{HTTP}_count{{http_response_status_code=~"{ERROR_CODES}"}}'
+        return f"sum by (job) (rate({bad}[{w}]))"
+
+    @staticmethod
+    def buckets(w: str, jobs: Sequence[str] = ()) -> str:
+        """Bucket rates by job; only of ``jobs`` when given (those without recorded
+        quantiles)."""
+        sel = f"{HTTP}_bucket"
+        if jobs:
+            sel += f"{{job=~{quote('|'.join(re.escape(j) for j in jobs))}}}"
+        return f"sum by (job, le) (rate({sel}[{w}]))"
+
+    @staticmethod
+    def recorded_quantile(name: str) -> str:
+        """The generated recording rule (``generate/golden.py``) for p50/p95/p99."""
+        return f"service:{HTTP}:{name}_rate5m"
+
+    @staticmethod
+    def recorded_budget() -> str:
+        """The generated SLO rule (``generate/slo.py``), evaluated every 5m."""
+        return "last_over_time(slo:error_budget_remaining:ratio[10m])"
 
     @staticmethod
     def cpu(w: str) -> str:
@@ -62,12 +88,11 @@ class by_job:
         return "sum by (job) (process_resident_memory_bytes)"
 
 
-def _quantiles(bucket: str, w: str) -> str:
-    """p50, p95 and p99 as one result, told apart by a ``q`` label."""
+def recorded_quantiles(job: str) -> str:
+    """p50/p95/p99 of one service from the generated recording rules, labelled ``q``."""
     parts = [
-        f"label_replace(histogram_quantile({q}, sum by (le) (rate({bucket}[{w}]))), "
-        f'"q", "{name}", "", "")'
-        for q, name in ((0.5, "p50"), (0.95, "p95"), (0.99, "p99"))
+        f'label_replace({by_job.recorded_quantile(q)}{{job={quote(job)}}}, "q", "{q}", "", "")'
+        for q in ("p50", "p95", "p99")
     ]
     return " or ".join(parts)
 
@@ -92,7 +117,8 @@ def service_panels(job: str, w: str) -> list[tuple[str, str, str, str]]:
             f'sum by (class) (label_replace(rate({errors}[{w}]), "class", "${{1}}xx", '
             f'"http_response_status_code", "([0-9])..")) ',
         ),
-        ("golden", "Latency p50 / p95 / p99", "s", _quantiles(bucket, w)),
+        # Bucket rates: the page derives p50/p95/p99 from them (``quantiles.py``).
+        ("golden", LATENCY_PANEL, "s", f"sum by (le) (rate({bucket}[{w}]))"),
         (
             "golden",
             "Active requests",

@@ -15,9 +15,16 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import orjson
 
-from watchkeeper.monitor.web.console.charts import Chart, to_chart
+from watchkeeper.monitor.model import Labels
+from watchkeeper.monitor.web.console.charts import Chart, series_label, to_chart
 from watchkeeper.monitor.web.console.context import ConsoleContext
-from watchkeeper.monitor.web.console.queries import service_panels, top_routes
+from watchkeeper.monitor.web.console.quantiles import quantiles_from_buckets
+from watchkeeper.monitor.web.console.queries import (
+    LATENCY_PANEL,
+    recorded_quantiles,
+    service_panels,
+    top_routes,
+)
 from watchkeeper.monitor.web.console.runner import Runner
 from watchkeeper.monitor.web.console.timerange import View
 
@@ -54,13 +61,25 @@ class HealthReport:
 
 def build_service(ctx: ConsoleContext, runner: Runner, view: View, service: str) -> ServicePage:
     page = ServicePage(service, known=service in ctx.services())
-    step = view.step_ms()
+    # A point per 2 px (the same line, half the work), and none closer than the scrapes.
+    step = view.step_ms(view.width // 2, ctx.scrape_interval_ms())
     start, end = view.aligned(step)
     w = view.rate_window(step)
     by_section: dict[str, list[Chart]] = {}
+    steps = (end - start) // step + 1
     for section, title, unit, expr in service_panels(service, w):
-        matrix = runner.matrix(expr, start, end, step)
-        chart = to_chart(title, matrix, start, end, step, unit=unit)
+        if title == LATENCY_PANEL:
+            # The recorded quantiles when the rules engine has them for this range;
+            # else the bucket rates, read once for all three quantiles.
+            matrix = runner.matrix(recorded_quantiles(service), start, end, step)
+            if not matrix.series or len(matrix.series[0].points) * 2 < steps:
+                matrix = quantiles_from_buckets(
+                    runner.matrix(expr, start, end, step), start, end, step
+                )
+        else:
+            matrix = runner.matrix(expr, start, end, step)
+        label = _q_label if title == LATENCY_PANEL else series_label
+        chart = to_chart(title, matrix, start, end, step, unit=unit, label=label)
         chart.error = runner.last_error(expr)
         # Golden signals always show (an empty traffic chart is news); others only with data.
         if section == "golden" or not chart.empty or chart.error:
@@ -76,6 +95,10 @@ def build_service(ctx: ConsoleContext, runner: Runner, view: View, service: str)
         rows.sort(key=lambda r: -r[1])
         page.tops.append((title, unit, rows))
     return page
+
+
+def _q_label(labels: Labels) -> str:
+    return dict(labels).get("q", "")
 
 
 def health_url(scrape_url: str) -> str:

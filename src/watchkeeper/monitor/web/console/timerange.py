@@ -62,10 +62,11 @@ class View:
     def refresh_s(self) -> int:
         return 0 if self.pinned else REFRESHES[self.refresh_key]
 
-    def step_ms(self, points: int | None = None) -> int:
-        """One point per pixel (or per ``points``): never more points than can be drawn."""
+    def step_ms(self, points: int | None = None, floor_ms: int = MIN_STEP_MS) -> int:
+        """One point per pixel (or per ``points``): never more points than can be drawn,
+        and (``floor_ms``, e.g. the scrape interval) none closer than the data is."""
         n = max(points or self.width, 1)
-        return max(math.ceil(self.range_ms / n / 1000) * 1000, MIN_STEP_MS)
+        return max(math.ceil(self.range_ms / n / 1000) * 1000, floor_ms, MIN_STEP_MS)
 
     def rate_window(self, step_ms: int) -> str:
         """A window for ``rate()`` at ``step_ms``: at least 4 scrapes, at least one step,
