@@ -102,3 +102,19 @@ def test_pools_without_counts_report_nothing_and_dead_engines_drop_out(
     del pooled, engine
     gc.collect()
     assert not [k for k in parse(render(registry)) if k[0] == COUNT]
+
+
+def test_pool_gauges_add_up_over_live_workers_only(registry: Registry) -> None:
+    engine = create_engine(SYNC_URL)
+    try:
+        instrument_sqlalchemy(engine, registry=registry)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        modes = {f.name: f.multiprocess_mode for f in registry.snapshot()}
+    finally:
+        uninstrument_sqlalchemy(engine)
+        engine.dispose()
+    # Under gunicorn each worker has its own pool: a dead worker's connections are gone.
+    assert modes[COUNT] == "livesum"
+    assert modes["db_client_connections_max"] == "livesum"
+    assert modes["db_client_connections_overflow"] == "livesum"

@@ -40,22 +40,30 @@ class _Pools:
         self.engines: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
     def collect(self) -> Iterable[MetricFamily]:
+        # Each worker process has its own pools: live workers' gauges add up ("livesum";
+        # the default "sum" would keep a dead worker's last connections forever).
         with self.lock:
             tracked = list(self.engines.items())
         count = MetricFamily(
             "db_client_connections_usage",
             "gauge",
             "Connections of the pool by state: used (checked out) or idle.",
+            [],
+            "livesum",
         )
         maximum = MetricFamily(
             "db_client_connections_max",
             "gauge",
             "The most connections the pool may open (pool_size + max_overflow).",
+            [],
+            "livesum",
         )
         overflow = MetricFamily(
             "db_client_connections_overflow",
             "gauge",
             "Connections open beyond pool_size (SQLAlchemy's overflow).",
+            [],
+            "livesum",
         )
         for engine, name in tracked:
             samples = pool_samples(engine.pool, name)
