@@ -115,6 +115,12 @@ def test_server_stats_use_redis_exporter_names(
     assert value(registry, "redis_memory_used_bytes", **labels) > 0
     assert values(registry, "redis_keyspace_hits_total", **labels)
     assert values(registry, "redis_evicted_keys_total", **labels)
+    # Every worker reads the same server: combined by max, never summed.
+    modes = {
+        f.name: f.multiprocess_mode for f in registry.snapshot() if f.name.startswith("redis_")
+    }
+    assert set(modes.values()) == {"livemax"}
+    assert len(modes) == 7
 
 
 def test_server_stats_report_down_when_unreachable(registry: Registry) -> None:

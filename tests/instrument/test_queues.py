@@ -61,6 +61,9 @@ def test_pushed_values(registry: Registry) -> None:
     assert value(registry, AGE, queue="uploads") == 3.5
     assert value(registry, DEPTH, queue="thumbnails") == 4
     assert not values(registry, AGE, queue="thumbnails")  # unknown, not 0
+    # Workers of one service see the same queue: they combine by max, not sum.
+    modes = {f.name: f.multiprocess_mode for f in registry.snapshot()}
+    assert modes[DEPTH] == modes[AGE] == "livemax"
     queues.untrack("uploads", registry=registry)
     assert not values(registry, DEPTH, queue="uploads")
 
