@@ -89,16 +89,30 @@ def record_rules(data_dir: Path, services: int, spec_path: Path, end_ms: int, ho
     start -= start % 60_000
     end = end_ms - end_ms % 60_000
     written = 0
+
+    def record(name: str, job: str, points: list[tuple[int, float]]) -> int:
+        labels = labels_from({"__name__": name, "job": job, "service": job})
+        return sum(db.append(labels, t, v) for t, v in points)
+
     for s in range(services):
         job = f"svc-{s}"
+        count = f'http_server_request_duration_seconds_count{{job="{job}"}}'
+        errors = count.replace("}", ', http_response_status_code=~"5.."}')
+        for name, expr in (
+            ("service:http_server_requests:rate5m", f"sum by (job) (rate({count}[5m]))"),
+            (
+                "service:http_server_request_errors:ratio_rate5m",
+                f"sum by (job) (rate({errors}[5m])) / sum by (job) (rate({count}[5m]))",
+            ),
+        ):
+            for series in engine.range_query(expr, start, end, 60_000).series:
+                written += record(name, job, series.points)
         buckets = f'http_server_request_duration_seconds_bucket{{job="{job}"}}'
         rates = engine.range_query(f"sum by (job, le) (rate({buckets}[5m]))", start, end, 60_000)
         for series in quantiles_from_buckets(rates, start, end, 60_000).series:
             q = dict(series.labels)["q"]
             name = f"service:http_server_request_duration_seconds:{q}_rate5m"
-            labels = labels_from({"__name__": name, "job": job, "service": job})
-            for t, v in series.points:
-                written += db.append(labels, t, v)
+            written += record(name, job, series.points)
     spec = load_spec(spec_path)
     for slo in spec.slos:
         err = engine.range_query(

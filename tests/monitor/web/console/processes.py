@@ -161,6 +161,36 @@ def webhook_sink() -> Iterator[tuple[int, list[bytes]]]:
         thread.join(timeout=10)
 
 
+# The quickstart app's routes, for the synthetic history before the live scrapes.
+ROUTES = ("/orders/{order_id}", "/orders/{order_id}/pay", "/reports/{name}", "/flaky")
+
+
+def seed_history(data_dir: Path, job: str, instance: str, minutes: int = 60) -> None:
+    """``minutes`` of realistic scraped history (``storage.synthetic``) for the same
+    series the live scrapes will continue, so charts have a past to draw."""
+    from watchkeeper.monitor.model import labels_from
+    from watchkeeper.monitor.storage import open_storage
+    from watchkeeper.monitor.storage.synthetic import synthetic_service
+
+    steps = minutes * 4
+    start = int(time.time() * 1000) - steps * 15_000 - 30_000
+    svc = synthetic_service(routes=len(ROUTES), steps=steps, start_ms=start, seed=5)
+    db = open_storage(data_dir)
+    try:
+        refs = []
+        for labels in svc.labels:
+            named = dict(labels) | {"job": job, "instance": instance}
+            route = named.get("http_route", "")
+            if route.startswith("/api/v1/r"):
+                named["http_route"] = ROUTES[int(route.removeprefix("/api/v1/r"))]
+            refs.append(db.ref(labels_from(named)))
+        for i, ts in enumerate(svc.timestamps.tolist()):
+            db.append_refs(refs, ts, svc.values[:, i].tolist())
+        db.commit()
+    finally:
+        db.close()
+
+
 @dataclass
 class Monitor:
     url: str  # base URL to connect to (always 127.0.0.1)
@@ -169,10 +199,15 @@ class Monitor:
 
 
 @contextmanager
-def monitor(work: Path, *extra: str, listen_host: str = "127.0.0.1") -> Iterator[Monitor]:
-    """``watchkeeper up`` as a real process; its generated token read from its stderr."""
+def monitor(
+    work: Path, *extra: str, listen_host: str = "127.0.0.1", history: tuple[str, str] | None = None
+) -> Iterator[Monitor]:
+    """``watchkeeper up`` as a real process; its generated token read from its stderr.
+    ``history``: (job, instance) to seed an hour of scraped history for."""
     port = free_port()
     data = work / f"data-{port}"
+    if history is not None:
+        seed_history(data, *history)
     argv = ["watchkeeper.cli", "up", "--data-dir", str(data),
             "--listen", f"{listen_host}:{port}", *extra]  # fmt: skip
     with _process(argv, env=SECRETS) as (proc, log):

@@ -73,15 +73,22 @@ def wk(work: Path, sink: tuple[int, list[bytes]]) -> Iterator[Monitor]:
     with app_with_traffic() as app_port:
         spec = work / "watchkeeper.yaml"
         spec.write_text(spec_text(app_port, sink[0]))
-        with monitor(work, "-f", str(spec)) as m:
+        history = ("orders", f"127.0.0.1:{app_port}")
+        with monitor(work, "-f", str(spec), history=history) as m:
             _wait_for_data(m.url)
             yield m
 
 
 def _wait_for_data(url: str) -> None:
-    """Until the 15-minute sparklines (8 s steps) have a few points to draw a line."""
-    query = "sum(rate(http_server_request_duration_seconds_count[1m]))"
+    """Until the app is scraped live and the 15-minute sparklines (8 s steps) have a
+    few points to draw a line."""
     deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        targets = httpx.get(f"{url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        if any(t["scrapePool"] == "orders" and t["health"] == "up" for t in targets):
+            break
+        time.sleep(0.5)
+    query = "sum(rate(http_server_request_duration_seconds_count[1m]))"
     points: list[Any] = []
     while time.monotonic() < deadline:
         end = time.time()

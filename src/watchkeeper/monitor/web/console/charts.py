@@ -89,8 +89,13 @@ def to_chart(
         xs, ys = downsample(xs, ys, max_points)
     chart = Chart(title, unit, truncated=len(ordered) - len(kept))
     chart.xs = xs.tolist()
-    chart.series = [(label(s.labels), _nullable(ys[i])) for i, s in enumerate(kept)]
+    # A series with nothing to tell it apart is named after the chart, not "{}".
+    chart.series = [(_legend(label(s.labels), title), _nullable(ys[i])) for i, s in enumerate(kept)]
     return chart
+
+
+def _legend(text: str, title: str) -> str:
+    return title if text in ("", "{}") else text
 
 
 def _nullable(values: F64) -> list[float | None]:

@@ -87,14 +87,27 @@ def build_overview(ctx: ConsoleContext, runner: Runner, view: View) -> list[Card
     # Ends now (not on a step boundary): the last point is the current value.
     end = view.end_ms
     start = end - (view.range_ms // step) * step
-    total = _by(runner.matrix(by_job.rps(WINDOW), start, end, step))
-    bad = _by(runner.matrix(by_job.errors(WINDOW), start, end, step))
-    by_q = {q: _by(runner.matrix(by_job.recorded_quantile(q), start, end, step)) for q in QUANTILES}
     steps = view.range_ms // step + 1
-    recorded = {j for j, s in by_q["p99"].items() if len(s.points) * 2 >= steps}
-    missing = [name for name in services if name not in recorded]
-    if missing:
-        buckets = runner.matrix(by_job.buckets(WINDOW, missing), start, end, step)
+
+    def fetch(expr: str) -> dict[str, Series]:
+        return _by(runner.matrix(expr, start, end, step))
+
+    def uncovered(recorded: dict[str, Series]) -> list[str]:
+        """Services whose recorded series miss more than half of the range."""
+        return [n for n in services if len(getattr(recorded.get(n), "points", ())) * 2 < steps]
+
+    total = fetch(by_job.recorded_rps())
+    if need := uncovered(total):
+        total.update(fetch(by_job.rps(WINDOW, need)))
+    ratios = fetch(by_job.recorded_error_ratio())
+    if need := uncovered(ratios):
+        bad = fetch(by_job.errors(WINDOW, need))
+        for name in need:
+            if (computed := _ratio(bad.get(name), total.get(name))) is not None:
+                ratios[name] = computed
+    by_q = {q: fetch(by_job.recorded_quantile(q)) for q in QUANTILES}
+    if need := uncovered(by_q["p99"]):
+        buckets = runner.matrix(by_job.buckets(WINDOW, need), start, end, step)
         for s in quantiles_from_buckets(buckets, start, end, step).series:
             labels = dict(s.labels)
             by_q[labels["q"]][labels.get("job", "")] = s
@@ -108,7 +121,7 @@ def build_overview(ctx: ConsoleContext, runner: Runner, view: View) -> list[Card
     memory = runner.by(by_job.memory(), end, "job")
     cards = []
     for name in services:
-        ratio = _ratio(bad.get(name), total.get(name))
+        ratio = ratios.get(name)
         card = Card(
             name,
             None if name not in up else up[name] >= 1,

@@ -36,48 +36,38 @@ def job_selector(metric: str, job: str, extra: str = "") -> str:
     return f"{metric}{{{inner}}}"
 
 
+def _jobs(jobs: Sequence[str]) -> str:
+    """A ``job=~"a|b"`` matcher for ``jobs`` (empty: no matcher, every job)."""
+    if not jobs:
+        return ""
+    return f"job=~{quote('|'.join(re.escape(j) for j in jobs))}"
+
+
+def _sel(metric: str, *matchers: str) -> str:
+    inner = ", ".join(m for m in matchers if m)
+    return f"{metric}{{{inner}}}" if inner else metric
+
+
 class by_job:
-    """Per-job aggregates for the overview: one query answers every service at once."""
+    """Per-job aggregates for the overview: one query answers every service at once;
+    ``jobs`` narrows one to the services the recorded rules do not cover."""
 
     @staticmethod
     def up() -> str:
         return "max by (job) (up)"
 
     @staticmethod
-    def rps(w: str) -> str:
-        return f"sum by (job) (rate({HTTP}_count[{w}]))"
+    def rps(w: str, jobs: Sequence[str] = ()) -> str:
+        return f"sum by (job) (rate({_sel(HTTP + '_count', _jobs(jobs))}[{w}]))"
 
     @staticmethod
-    def error_ratio(w: str) -> str:
-        bad = f'{HTTP}_count{{http_response_status_code=~"{ERROR_CODES}"}}'
-        return (
-            f"(sum by (job) (rate({bad}[{w}])) or sum by (job) (rate({HTTP}_count[{w}])) * 0)"
-            f" / sum by (job) (rate({HTTP}_count[{w}]))"
-        )
-
-    @staticmethod
-    def errors(w: str) -> str:
-        bad = f'{HTTP}_count{{http_response_status_code=~"{ERROR_CODES}"}}'
+    def errors(w: str, jobs: Sequence[str] = ()) -> str:
+        bad = _sel(f"{HTTP}_count", f'http_response_status_code=~"{ERROR_CODES}"', _jobs(jobs))
         return f"sum by (job) (rate({bad}[{w}]))"
 
     @staticmethod
     def buckets(w: str, jobs: Sequence[str] = ()) -> str:
-        """Bucket rates by job; only of ``jobs`` when given (those without recorded
-        quantiles)."""
-        sel = f"{HTTP}_bucket"
-        if jobs:
-            sel += f"{{job=~{quote('|'.join(re.escape(j) for j in jobs))}}}"
-        return f"sum by (job, le) (rate({sel}[{w}]))"
-
-    @staticmethod
-    def recorded_quantile(name: str) -> str:
-        """The generated recording rule (``generate/golden.py``) for p50/p95/p99."""
-        return f"service:{HTTP}:{name}_rate5m"
-
-    @staticmethod
-    def recorded_budget() -> str:
-        """The generated SLO rule (``generate/slo.py``), evaluated every 5m."""
-        return "last_over_time(slo:error_budget_remaining:ratio[10m])"
+        return f"sum by (job, le) (rate({_sel(HTTP + '_bucket', _jobs(jobs))}[{w}]))"
 
     @staticmethod
     def cpu(w: str) -> str:
@@ -86,6 +76,26 @@ class by_job:
     @staticmethod
     def memory() -> str:
         return "sum by (job) (process_resident_memory_bytes)"
+
+    # The generated recording rules (generate/golden.py, generate/slo.py): one series
+    # per service instead of one per route, method, status (and bucket).
+
+    @staticmethod
+    def recorded_rps() -> str:
+        return "service:http_server_requests:rate5m"
+
+    @staticmethod
+    def recorded_error_ratio() -> str:
+        return "service:http_server_request_errors:ratio_rate5m"
+
+    @staticmethod
+    def recorded_quantile(name: str) -> str:
+        return f"service:{HTTP}:{name}_rate5m"
+
+    @staticmethod
+    def recorded_budget() -> str:
+        # Evaluated every 5m: look back two evaluations.
+        return "last_over_time(slo:error_budget_remaining:ratio[10m])"
 
 
 def recorded_quantiles(job: str) -> str:

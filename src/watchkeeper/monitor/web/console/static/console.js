@@ -86,7 +86,7 @@
       axes: spark ? [{ show: false }, { show: false }] : [
         { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor } },
         { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor },
-          size: 64, values: function (u, vals) { return vals.map(fmt); } }
+          size: 76, values: function (u, vals) { return vals.map(fmt); } }
       ]
     };
     var plot = new uPlot(opts, spec.data, el);
