@@ -166,7 +166,10 @@ class FieldBuilder:
         except Exception:  # bad %-args: keep what the caller wrote rather than lose the line
             message = f"{record.msg!s} {record.args!r}"
         if len(message) >= self._short:
-            message = self.text(message)
+            if self.redactor is not None:
+                message = self.redactor.text(message)
+            if self.limit and len(message) > self.limit:
+                message = truncate(message, self.limit)
         created = record.created
         second = int(created)
         cached = self._ts

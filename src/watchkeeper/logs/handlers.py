@@ -39,6 +39,7 @@ class LineHandler(logging.Handler):
         buffer = getattr(stream, "buffer", None)
         self._binary: IO[bytes] | None = buffer if buffer is not None else _binary_or_none(stream)
         self._write_lock = threading.Lock()
+        self._plain = type(self).write is LineHandler.write  # no subclass changed how to write
         self._render: Render = _renderer(None)
         if formatter is not None:
             self.setFormatter(formatter)
@@ -60,7 +61,12 @@ class LineHandler(logging.Handler):
             return True
         with self._write_lock:
             try:
-                self.write(line)
+                binary = self._binary
+                if binary is not None and self._plain:  # the common case, without a call
+                    binary.write(line)
+                    binary.flush()
+                else:
+                    self.write(line)
             except Exception:
                 self.handleError(record)
         return True

@@ -38,12 +38,13 @@ class JSONFormatter(logging.Formatter):
         super().__init__()
         redactor = Redactor() if redact is True else (redact or None)
         self.fields = FieldBuilder(service, redactor, truncate)
+        self._from_record = self.fields.from_record
+        self._default = self.fields.default
 
     def render(self, record: logging.LogRecord) -> bytes:
         """The record as one JSON line, newline included."""
-        fields = self.fields
         try:
-            return _dumps(fields.from_record(record), default=fields.default, option=_NEWLINE)
+            return _dumps(self._from_record(record), default=self._default, option=_NEWLINE)
         except Exception as exc:
             return _fallback(record, exc)
 
