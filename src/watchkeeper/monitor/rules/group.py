@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from watchkeeper.errors import QueryError
@@ -204,6 +204,3 @@ def _last_sample(
         if series.labels == labels and len(series.timestamps):
             return int(series.timestamps[-1]), float(series.values[-1])
     return None
-
-
-GroupFactory = Callable[[GroupSpec], Group]

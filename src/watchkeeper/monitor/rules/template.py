@@ -404,7 +404,8 @@ def _parse_body(text: str, name: str) -> list[Node]:
             if not stack:
                 raise TemplateError(f"{where}: unexpected {{{{end}}}}")
             branches, else_body = stack.pop()
-            parent = _find_parent(root, stack)
+            # The {{if}} node is the last one of the body it was opened in.
+            parent = _current_body(root, stack)
             parent[-1] = ("if", branches, else_body)
             current = _current_body(root, stack)
         elif word in _UNSUPPORTED:
@@ -421,10 +422,6 @@ def _parse_body(text: str, name: str) -> list[Node]:
     if chunk:
         current.append(("text", chunk))
     return root
-
-
-def _find_parent(root: list[Node], stack: list[Any]) -> list[Node]:
-    return _current_body(root, stack)
 
 
 def _current_body(root: list[Node], stack: list[Any]) -> list[Node]:
