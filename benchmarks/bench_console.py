@@ -115,19 +115,24 @@ def record_rules(data_dir: Path, services: int, spec_path: Path, end_ms: int, ho
             written += record(name, job, series.points)
     spec = load_spec(spec_path)
     for slo in spec.slos:
+        ids = {"service": spec.service, "slo": slo.name}
+        windows = sorted({w for b in slo.burn_windows for w in (b.long, b.short)})
+        for w in windows:  # every 2 minutes (the engine looks back 5)
+            name = f"slo:sli_error:ratio_rate{w}"
+            labels = labels_from({"__name__": name, **ids})
+            for series in engine.range_query(
+                error_ratio_expr(spec, slo, w), start, end, 120_000
+            ).series:
+                written += sum(db.append(labels, t, v) for t, v in series.points)
         err = engine.range_query(
             error_ratio_expr(spec, slo, slo.window, "increase"), start, end, 300_000
         )
-        labels = labels_from(
-            {
-                "__name__": "slo:error_budget_remaining:ratio",
-                "service": spec.service,
-                "slo": slo.name,
-            }
-        )
+        period = labels_from({"__name__": f"slo:sli_error:ratio_increase{slo.window}", **ids})
+        budget = labels_from({"__name__": "slo:error_budget_remaining:ratio", **ids})
         for series in err.series:
             for t, v in series.points:
-                written += db.append(labels, t, 1 - v / float(slo.budget))
+                written += db.append(period, t, v)
+                written += db.append(budget, t, 1 - v / float(slo.budget))
     db.commit()
     db.close()
     return written

@@ -9,8 +9,14 @@ from datetime import UTC, datetime
 __all__ = ["FILTERS", "ago", "bytes_", "duration", "number", "percent", "unit"]
 
 
-def number(value: float | None, digits: int = 3) -> str:
-    """3 significant digits with an SI suffix: 1234 -> 1.23k, 0.000512 -> 512µ."""
+def number(value: float | str | None, digits: int = 3) -> str:
+    """3 significant digits with an SI suffix: 1234 -> 1.23k, 0.000512 -> 512µ
+    (strings too: alert values come as Prometheus prints them)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return str(value)
     if value is None or not math.isfinite(value):
         return "–"
     if value == 0:

@@ -37,6 +37,7 @@ SECTIONS = {
     "llm": "LLM",
 }
 HEALTH_TIMEOUT_S = 2.0
+TOP_WINDOW_MS = 3_600_000
 MAX_HEALTH_BYTES = 256 << 10
 
 
@@ -85,7 +86,9 @@ def build_service(ctx: ConsoleContext, runner: Runner, view: View, service: str)
         if section == "golden" or not chart.empty or chart.error:
             by_section.setdefault(section, []).append(chart)
     page.sections = [(SECTIONS[k], v) for k, v in by_section.items()]
-    window = f"{view.range_ms // 1000}s"
+    # Over the range, at most the last hour: a day of per-route buckets is a lot to
+    # read for a ranking, and "top now" is what the table is for.
+    window = f"{min(view.range_ms, TOP_WINDOW_MS) // 1000}s"
     for title, unit, expr in top_routes(service, window):
         rows = [
             (dict(labels).get("http_route", ""), v)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from watchkeeper.generate.slo import error_ratio_expr
 from watchkeeper.monitor.web.console.charts import Chart, to_chart
+from watchkeeper.monitor.web.console.queries import quote
 from watchkeeper.monitor.web.console.runner import Runner
 from watchkeeper.monitor.web.console.timerange import View
 from watchkeeper.spec.durations import Duration
@@ -78,6 +79,26 @@ def _period_fn(slo: SLO) -> str:
     return "rate" if isinstance(slo.sli, ProbeSLI) else "increase"
 
 
+def _recorded(spec: ServiceSpec, slo: SLO, name: str) -> str:
+    return f"{name}{{service={quote(spec.service)}, slo={quote(slo.name)}}}"
+
+
+def _error_ratio(
+    runner: Runner, spec: ServiceSpec, slo: SLO, w: Duration, at: int, *, period: bool = False
+) -> float | None:
+    """The error ratio over ``w``: the generated recording rule's latest value when the
+    rules engine records it (``slo:sli_error:ratio_rate<w>``, the period's
+    ``ratio_increase<window>`` every 5m), else the same expression evaluated here."""
+    if period:
+        recorded = f"slo:sli_error:ratio_increase{slo.window}"
+        value = runner.scalar(f"last_over_time({_recorded(spec, slo, recorded)}[10m])", at)
+        expr = error_ratio_expr(spec, slo, slo.window, _period_fn(slo))
+    else:
+        value = runner.scalar(_recorded(spec, slo, f"slo:sli_error:ratio_rate{w}"), at)
+        expr = error_ratio_expr(spec, slo, w)
+    return value if value is not None else runner.scalar(expr, at)
+
+
 def slo_status(
     runner: Runner,
     spec: ServiceSpec,
@@ -89,14 +110,14 @@ def slo_status(
 ) -> SLOStatus:
     at = view.end_ms
     budget = float(slo.budget)
-    period_err = runner.scalar(error_ratio_expr(spec, slo, slo.window, _period_fn(slo)), at)
-    now_err = runner.scalar(error_ratio_expr(spec, slo, CURRENT_BURN), at) if burns else None
+    period_err = _error_ratio(runner, spec, slo, slo.window, at, period=True)
+    now_err = _error_ratio(runner, spec, slo, CURRENT_BURN, at) if burns else None
     remaining = None if period_err is None else 1 - period_err / budget
     burn_rate = None if now_err is None else now_err / budget
     windows: list[BurnStatus] = []
     for w in slo.burn_windows if burns else ():
-        long_err = runner.scalar(error_ratio_expr(spec, slo, w.long), at)
-        short_err = runner.scalar(error_ratio_expr(spec, slo, w.short), at)
+        long_err = _error_ratio(runner, spec, slo, w.long, at)
+        short_err = _error_ratio(runner, spec, slo, w.short, at)
         windows.append(
             BurnStatus(
                 tier=w.tier,
@@ -124,8 +145,15 @@ def slo_status(
         step = view.step_ms(view.width // 2)
         start, end = view.aligned(step)
         span = Duration(max(3600, step // 1000))
-        expr = f"({error_ratio_expr(spec, slo, span)}) / {budget!r}"
+        # The recorded 1h ratio when it covers the range, else computed over ``span``.
+        expr = f"{_recorded(spec, slo, f'slo:sli_error:ratio_rate{CURRENT_BURN}')} / {budget!r}"
         matrix = runner.matrix(expr, start, end, step)
+        covered = matrix.series and len(matrix.series[0].points) * 2 >= (end - start) // step
+        if covered:
+            span = CURRENT_BURN
+        else:
+            expr = f"({error_ratio_expr(spec, slo, span)}) / {budget!r}"
+            matrix = runner.matrix(expr, start, end, step)
         status.chart = to_chart(
             f"Burn rate ({span} window)", matrix, start, end, step, label=lambda _: "burn rate"
         )
