@@ -39,11 +39,14 @@ __all__ = [
 class RequestContext:
     """The fields of one request (``request_id`` first)."""
 
-    __slots__ = ("fields", "request_id")
+    __slots__ = ("fields", "rendered", "request_id")
 
     def __init__(self, request_id: str) -> None:
         self.request_id = request_id
         self.fields: Mapping[str, Any] = {"request_id": request_id}
+        # (formatter's field builder, the fields it rendered, the result): a request's
+        # lines share their context, so it is sanitised once, not per line.
+        self.rendered: tuple[object, Mapping[str, Any], dict[str, Any]] | None = None
 
 
 _EMPTY: Mapping[str, Any] = {}
