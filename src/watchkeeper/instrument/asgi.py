@@ -33,7 +33,7 @@ from watchkeeper.instrument.hooks import (
     begin_hooks,
     end_hooks,
 )
-from watchkeeper.instrument.http import WAKE_FOLDER_AT, Pending
+from watchkeeper.instrument.http import WAKE_FOLDER_AT
 
 __all__ = ["ASGIApp", "WatchkeeperMiddleware"]
 
@@ -172,8 +172,13 @@ class WatchkeeperMiddleware:
                                     perf_counter() - start, received, sent,
                                 )  # fmt: skip
                                 pending_append(item)
-                                if self.exemplar_of is not None:  # tracing on
-                                    self._add_exemplar(item)
+                                exemplar_of = self.exemplar_of
+                                if exemplar_of is not None:  # tracing on
+                                    # one C call: the request span's labels, falsy if
+                                    # unsampled (tracing/exemplars.py)
+                                    labels = exemplar_of()
+                                    if labels:
+                                        http.add_exemplar(item, labels)
                                 if len(pending) > WAKE_FOLDER_AT:
                                     http.backlog()
                         except Exception as exc:
@@ -289,19 +294,10 @@ class WatchkeeperMiddleware:
         if exemplar_of is None:
             return None
         try:
-            return exemplar_of()
+            return exemplar_of() or None  # False in an unsampled request
         except Exception as exc:
             faults.report("asgi.exemplar", exc, self.wk.registry)
             return None
-
-    def _add_exemplar(self, item: Pending) -> None:
-        try:
-            labels = self.exemplar_of()  # type: ignore[misc]  # checked by the caller
-        except Exception as exc:
-            faults.report("asgi.exemplar", exc, self.wk.registry)
-            return
-        if labels is not None:
-            self.wk.http.add_exemplar(item, labels)
 
     def _finish_abnormally(
         self,

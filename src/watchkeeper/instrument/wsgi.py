@@ -116,7 +116,7 @@ class _Request:
             duration = perf_counter() - self.start
             error_type = type(error).__qualname__ if error is not None else ""
             # Tracing on: the request's span is still current here (hooks end after).
-            exemplar = wk.exemplar_of() if wk.exemplar_of is not None else None
+            exemplar = (wk.exemplar_of() or None) if wk.exemplar_of is not None else None
             wk.http.record(
                 self.method, route, code, error_type, duration, request_bytes,
                 self.response_bytes, exemplar,

@@ -44,21 +44,13 @@ _MAX_PATH = 2048
 _DECISION = setup.REQUEST_DECISION
 
 
-def _has_traceparent(request: RequestInfo) -> bool:
-    if type(request) is ASGIRequestInfo:  # the hot case: scan raw headers, decode nothing
-        for key, _ in request.raw.get("headers") or ():  # noqa: SIM110 - a loop, no generator
-            if key == b"traceparent":
-                return True
-        return False
-    return request.header("traceparent") is not None
-
-
 class _Traced:
-    __slots__ = ("method", "span", "token")
+    __slots__ = ("decision", "method", "span", "token")
 
-    def __init__(self, span: Span, token: Any, method: str) -> None:
+    def __init__(self, span: Span, token: Any, decision: Any, method: str) -> None:
         self.span = span
-        self.token = token
+        self.token = token  # the OpenTelemetry context attached for the app
+        self.decision = decision  # the REQUEST_DECISION set, undone at the end
         self.method = method
 
 
@@ -95,32 +87,55 @@ class ServerSpanHook:
             return current.tracer, current.ratio
         return self._global, None
 
-    def begin(self, request: RequestInfo) -> _Traced | Token[bool | None]:
+    def begin(self, request: RequestInfo) -> _Traced | Token[bool | str | None]:
         # Written for the unsampled request: a few attribute loads, one header scan,
-        # one random draw, one contextvar set; OpenTelemetry is not called.
+        # one random draw, one contextvar set; no OpenTelemetry call, no Python call.
         tracer, ratio = self._fixed or self._tracer()
-        decided = None
-        if ratio is not None and self._w3c and not _has_traceparent(request):
+        root = False  # no incoming context to follow: the decision is ours
+        if ratio is not None and self._w3c:
+            if type(request) is ASGIRequestInfo:
+                root = True
+                for key, _ in request.raw.get("headers") or ():
+                    if key == b"traceparent":
+                        root = False
+                        break
+            else:
+                root = request.header("traceparent") is None
+        if root and ratio is not None:
             if ratio < 1.0 and random.random() >= ratio:
                 return _DECISION.set(False)  # the state: only the decision to undo
+            decision = _DECISION.set(True)  # the sampler samples this root span
             parent = None
-            decided = _DECISION.set(True)
         else:
+            decision = None
             parent = extract(request)
         try:
             span = tracer.start_span(
                 request.method, context=parent, kind=self._server, attributes=_attributes(request)
             )
-        finally:
-            if decided is not None:
-                _DECISION.reset(decided)
+            ctx = span.get_span_context()
+            # For the rest of the request: the exemplar labels of a sampled span (what
+            # the middleware reads when it records the duration), False otherwise.
+            value: str | bool = (
+                f'trace_id="{ctx.trace_id:032x}",span_id="{ctx.span_id:016x}"'
+                if ctx.trace_flags & 1
+                else False
+            )
+            if decision is None:
+                decision = _DECISION.set(value)
+            else:
+                _DECISION.set(value)  # reset(decision) at the end undoes both sets
+        except BaseException:
+            if decision is not None:
+                _DECISION.reset(decision)
+            raise
         token = self._attach(self._set_span(span, parent))
-        return _Traced(span, token, request.method)
+        return _Traced(span, token, decision, request.method)
 
     def response_headers(self, state: object) -> tuple[()]:
         return ()
 
-    def end(self, state: _Traced | Token[bool | None], outcome: RequestEnd) -> None:
+    def end(self, state: _Traced | Token[bool | str | None], outcome: RequestEnd) -> None:
         if type(state) is not _Traced:  # a request the draw dropped
             _DECISION.reset(state)  # type: ignore[arg-type]
             return
@@ -131,6 +146,7 @@ class ServerSpanHook:
         finally:
             span.end()
             self._detach(state.token)
+            _DECISION.reset(state.decision)
 
     def _finish(self, span: Span, method: str, outcome: RequestEnd) -> None:
         status = outcome.status

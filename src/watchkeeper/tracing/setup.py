@@ -50,11 +50,14 @@ _INSTALL_HINT = (
     "(opentelemetry-api, opentelemetry-sdk, opentelemetry-exporter-otlp-proto-http)"
 )
 
-# The request hook's root decision, visible to the sampler (which only sees spans
-# without a parent): True = the hook drew "sample" for this request's server span;
-# False = the hook drew "drop", so any span started during the request without a
-# parent is dropped too instead of becoming an orphan trace; None = not in a request.
-REQUEST_DECISION: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
+# The request hook's decision, visible to the sampler (which only sees spans without
+# a parent) and to the middleware: True while the hook starts a server span the draw
+# picked (the sampler samples it); False in a request that is not sampled (the draw
+# dropped it, or its parent was unsampled), so any span started there without a
+# parent is dropped too instead of becoming an orphan trace, and span() is a no-op;
+# a string in a sampled request: the server span's exemplar labels
+# (``trace_id="…",span_id="…"``); None outside requests.
+REQUEST_DECISION: contextvars.ContextVar[bool | str | None] = contextvars.ContextVar(
     "watchkeeper_request_sampled", default=None
 )
 
@@ -127,12 +130,12 @@ def _make_sampler(ratio: float) -> Sampler:
 
         def should_sample(self, parent_context: Any, trace_id: int, *args: Any, **kw: Any) -> Any:
             decided = REQUEST_DECISION.get()
-            if decided is None:
-                return self._ratio.should_sample(parent_context, trace_id, *args, **kw)
-            if decided:
+            if decided is True:
                 attributes = args[2] if len(args) > 2 else kw.get("attributes")
                 return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes)
-            return SamplingResult(Decision.DROP)
+            if decided is False:
+                return SamplingResult(Decision.DROP)
+            return self._ratio.should_sample(parent_context, trace_id, *args, **kw)
 
         def get_description(self) -> str:
             return f"WatchkeeperSampler{{{self.rate}}}"
