@@ -11,34 +11,39 @@
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
 
-  function fmtNumber(v) {
+  // Each formatter takes the significant digits (p, 3 by default): axis ticks ask
+  // for more until neighbouring ticks read differently.
+  function fmtNumber(v, p) {
     if (v == null || !isFinite(v)) return "–";
+    p = p || 3;
     var a = Math.abs(v);
     var units = [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]];
     for (var i = 0; i < units.length; i++) {
-      if (a >= units[i][0]) return +(v / units[i][0]).toPrecision(3) + units[i][1];
+      if (a >= units[i][0]) return +(v / units[i][0]).toPrecision(p) + units[i][1];
     }
-    if (a === 0 || a >= 0.01) return String(+v.toPrecision(3));
-    if (a >= 1e-3) return +(v * 1e3).toPrecision(3) + "m";
-    return +(v * 1e6).toPrecision(3) + "µ";
+    if (a === 0 || a >= 0.01) return String(+v.toPrecision(p));
+    if (a >= 1e-3) return +(v * 1e3).toPrecision(p) + "m";
+    return +(v * 1e6).toPrecision(p) + "µ";
   }
 
-  function fmtDuration(v) {
+  function fmtDuration(v, p) {
     if (v == null || !isFinite(v)) return "–";
+    p = p || 3;
     var a = Math.abs(v);
     if (a === 0) return "0";
-    if (a < 1e-3) return +(v * 1e6).toPrecision(3) + "µs";
-    if (a < 1) return +(v * 1e3).toPrecision(3) + "ms";
-    if (a < 60) return +v.toPrecision(3) + "s";
-    if (a < 3600) return +(v / 60).toPrecision(3) + "m";
-    return +(v / 3600).toPrecision(3) + "h";
+    if (a < 1e-3) return +(v * 1e6).toPrecision(p) + "µs";
+    if (a < 1) return +(v * 1e3).toPrecision(p) + "ms";
+    if (a < 60) return +v.toPrecision(p) + "s";
+    if (a < 3600) return +(v / 60).toPrecision(p) + "m";
+    return +(v / 3600).toPrecision(p) + "h";
   }
 
-  function fmtBytes(v) {
+  function fmtBytes(v, p) {
     if (v == null || !isFinite(v)) return "–";
+    p = p || 3;
     var units = [[1099511627776, "TiB"], [1073741824, "GiB"], [1048576, "MiB"], [1024, "KiB"]];
     for (var i = 0; i < units.length; i++) {
-      if (Math.abs(v) >= units[i][0]) return +(v / units[i][0]).toPrecision(3) + " " + units[i][1];
+      if (Math.abs(v) >= units[i][0]) return +(v / units[i][0]).toPrecision(p) + " " + units[i][1];
     }
     return Math.round(v) + " B";
   }
@@ -46,12 +51,24 @@
   function formatter(unit) {
     switch (unit) {
       case "s": return fmtDuration;
-      case "%": return function (v) { return v == null ? "–" : +(v * 100).toPrecision(3) + "%"; };
+      case "%": return function (v, p) { return v == null ? "–" : +(v * 100).toPrecision(p || 3) + "%"; };
       case "B": return fmtBytes;
-      case "reqps": return function (v) { return v == null ? "–" : fmtNumber(v) + "/s"; };
-      case "$": return function (v) { return v == null ? "–" : "$" + fmtNumber(v); };
+      case "reqps": return function (v, p) { return v == null ? "–" : fmtNumber(v, p) + "/s"; };
+      case "$": return function (v, p) { return v == null ? "–" : "$" + fmtNumber(v, p); };
       default: return fmtNumber;
     }
+  }
+
+  function ticks(fmt) {
+    return function (u, vals) {
+      var out = vals.map(function (v) { return fmt(v); });
+      for (var p = 4; p <= 7; p++) {
+        var distinct = out.filter(function (t, i) { return out.indexOf(t) === i; }).length;
+        if (distinct === out.length) break;
+        out = vals.map(function (v) { return fmt(v, p); });
+      }
+      return out;
+    };
   }
 
   var charts = [];
@@ -86,7 +103,7 @@
       axes: spark ? [{ show: false }, { show: false }] : [
         { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor } },
         { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor },
-          size: 76, values: function (u, vals) { return vals.map(fmt); } }
+          size: 76, values: ticks(fmt) }
       ]
     };
     var plot = new uPlot(opts, spec.data, el);
