@@ -42,6 +42,7 @@ __all__ = ["ServerSpanHook", "exemplar_source_for", "tracing_wanted"]
 _MAX_USER_AGENT = 512  # attribute values are bounded like every other input
 _MAX_PATH = 2048
 _DECISION = setup.REQUEST_DECISION
+_STATE = setup._state
 
 
 class _Traced:
@@ -81,16 +82,15 @@ class ServerSpanHook:
             self._fixed = (tracer, setup.ratio_of(tracer_provider))
         self._global = trace.get_tracer(setup.INSTRUMENTATION_NAME, __version__)
 
-    def _tracer(self) -> tuple[Tracer, float | None]:
-        current = setup.current()
-        if current is not None:
-            return current.tracer, current.ratio
-        return self._global, None
-
     def begin(self, request: RequestInfo) -> _Traced | Token[bool | str | None]:
         # Written for the unsampled request: a few attribute loads, one header scan,
         # one random draw, one contextvar set; no OpenTelemetry call, no Python call.
-        tracer, ratio = self._fixed or self._tracer()
+        fixed = self._fixed
+        if fixed is None:  # the default hook: what configure() made, read without a call
+            current = _STATE.setup
+            tracer, ratio = (current.tracer, current.ratio) if current else (self._global, None)
+        else:
+            tracer, ratio = fixed
         root = False  # no incoming context to follow: the decision is ours
         if ratio is not None and self._w3c:
             if type(request) is ASGIRequestInfo:
