@@ -53,12 +53,15 @@ def _monitor(tmp_path: Path, token: str | None = None) -> Monitor:
     return Monitor(config, console=True)
 
 
-@pytest.fixture
-def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv("WK_PAGES_TEST_SLACK", SECRET)
-    _data(tmp_path / "data", int(time.time() * 1000))
-    with TestClient(_monitor(tmp_path).app, base_url="http://127.0.0.1:9099") as c:
-        yield c
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One monitor for the module (building the data is the slow part)."""
+    tmp_path = tmp_path_factory.mktemp("pages")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WK_PAGES_TEST_SLACK", SECRET)
+        _data(tmp_path / "data", int(time.time() * 1000))
+        with TestClient(_monitor(tmp_path).app, base_url="http://127.0.0.1:9099") as c:
+            yield c
 
 
 PAGES = [
