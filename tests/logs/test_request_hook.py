@@ -140,6 +140,6 @@ def test_fresh_ids_are_unique() -> None:
     seen = set()
     for _ in range(1000):
         state = hook.begin(_info({}))
-        seen.add(state.headers[0][1])
+        seen.add(hook.response_headers(state)[0][1])
         hook.end(state, RequestEnd("/x", 200, None, 0.001, 0, 0))
     assert len(seen) == 1000

@@ -27,12 +27,9 @@ __all__ = ["HEADER", "RequestIdHook"]
 HEADER = "x-request-id"
 
 
-class _State:
-    __slots__ = ("headers", "token")
-
-    def __init__(self, rid: str, token: Token[RequestContext | None]) -> None:
-        self.headers = ((HEADER, rid),)
-        self.token = token
+# (the response headers to add, the context token to reset): a tuple, not an object,
+# because this runs for every request.
+_State = tuple[tuple[tuple[str, str]], Token[RequestContext | None]]
 
 
 class RequestIdHook:
@@ -47,11 +44,10 @@ class RequestIdHook:
         rid = valid_request_id(request.header(HEADER)) if self.trust_incoming else None
         if rid is None:
             rid = new_request_id()
-        _, token = begin_request(rid)
-        return _State(rid, token)
+        return ((HEADER, rid),), begin_request(rid)[1]
 
-    def response_headers(self, state: _State) -> tuple[tuple[str, str], ...]:
-        return state.headers
+    def response_headers(self, state: _State) -> tuple[tuple[str, str]]:
+        return state[0]
 
     def end(self, state: _State, outcome: RequestEnd) -> None:
-        end_request(state.token)
+        end_request(state[1])
