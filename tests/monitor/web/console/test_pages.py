@@ -41,6 +41,16 @@ def _data(path: Path, now_ms: int) -> None:
             refs = [db.ref(labels_from(dict(lbl) | {"job": job})) for lbl in svc.labels]
             for i, ts in enumerate(svc.timestamps.tolist()):
                 db.append_refs(refs, ts, svc.values[:, i].tolist())
+        # The shop also calls an LLM and a database: those sections appear for it only.
+        extra = {
+            "llm_tokens_total": {"model": "gpt-4o-mini", "kind": "input"},
+            "llm_cost_usd_total": {"model": "gpt-4o-mini"},
+            "db_client_operation_duration_seconds_count": {"db_operation_name": "SELECT"},
+        }
+        for name, labels in extra.items():
+            series = labels_from({"__name__": name, "job": "shop", **labels})
+            for i, ts in enumerate(svc.timestamps.tolist()):
+                db.append(series, ts, 10.0 * i)
         db.commit()
     finally:
         db.close()
@@ -103,6 +113,16 @@ def test_service_page_keeps_its_state_in_links(client: TestClient) -> None:
     assert 'href="/explore?range=6h&amp;refresh=off&amp;expr=' in text
     assert '<option value="6h" selected>' in text
     assert client.get("/service?service=nope").status_code == 404
+
+
+def test_sections_appear_when_their_metrics_exist(client: TestClient) -> None:
+    shop = client.get("/service?service=shop&range=15m").text
+    for title in ("LLM tokens by model and kind", "LLM cost (USD per hour)", "Database operations"):
+        assert f"<figcaption>{title}" in shop
+    other = client.get("/service", params={"service": EVIL, "range": "15m"}).text
+    assert "<h2>LLM</h2>" not in other
+    assert "Database operations" not in other
+    assert "<figcaption>Traffic by route" in other  # golden signals always show
 
 
 def test_explore_shows_parse_errors_inline(client: TestClient) -> None:
