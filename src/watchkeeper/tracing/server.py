@@ -12,7 +12,8 @@ ASGI instrumentation costs, and nobody reads them.
 Sampling before OpenTelemetry: when the provider's sampler is watchkeeper's and
 the propagators read only W3C headers, a request without ``traceparent`` is
 decided with one random draw first. A losing draw creates no span and touches no
-OpenTelemetry code: unsampled requests cost well under a microsecond. The
+OpenTelemetry code: the request pays a header scan, the draw and a context-variable
+set and reset (docs/benchmarks.md has the measured cost). The
 trade-off (docs/tracing.md): such a request has no trace id (its log lines carry
 none) and sends no ``traceparent`` with ``sampled=0`` downstream, so a downstream
 service decides for itself; any span started inside it without a parent is
