@@ -10,7 +10,6 @@ hundreds of thousands.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,7 +128,3 @@ def downsample(xs: F64, ys: F64, columns: int) -> tuple[F64, F64]:
         out_y[:, 0::2] = np.fmin.reduceat(ys, starts, axis=1)
         out_y[:, 1::2] = np.fmax.reduceat(ys, starts, axis=1)
     return out_x, out_y
-
-
-def finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None

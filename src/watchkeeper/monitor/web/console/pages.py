@@ -8,12 +8,12 @@ HTML carries its chart data inline, so one request draws the page.
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -23,16 +23,16 @@ from starlette.staticfiles import StaticFiles
 from watchkeeper.monitor.web.console.alerts import build_alerts, matchers_text, silence_body
 from watchkeeper.monitor.web.console.context import ConsoleContext, Staleness
 from watchkeeper.monitor.web.console.explore import run_explore
+from watchkeeper.monitor.web.console.login import login, token_once
 from watchkeeper.monitor.web.console.overview import build_overview
 from watchkeeper.monitor.web.console.render import SECURITY_HEADERS, render
 from watchkeeper.monitor.web.console.runner import Runner, run_page
 from watchkeeper.monitor.web.console.security import (
     CSRF_FIELD,
     CsrfError,
-    check_csrf,
     csrf_token,
+    read_form,
     set_csrf_cookie,
-    set_token_cookie,
 )
 from watchkeeper.monitor.web.console.service import build_service, fetch_health
 from watchkeeper.monitor.web.console.slo import SLOStatus, slo_status
@@ -42,7 +42,6 @@ from watchkeeper.monitor.web.params import ParamError, parse_duration_ms
 __all__ = ["console_routes"]
 
 STATIC = Path(__file__).parent / "static"
-MAX_FORM_BYTES = 64 << 10
 NAV = (
     ("overview", "/", "Overview"),
     ("slos", "/slos", "SLOs"),
@@ -270,19 +269,7 @@ class Console:
     # --- state-changing forms -----------------------------------------------------------
 
     async def _form(self, request: Request) -> dict[str, str]:
-        """An urlencoded form (what the console's forms post), bounded, CSRF-checked.
-
-        Parsed here rather than with ``request.form()``: that needs python-multipart,
-        a dependency for a format (multipart) the console never uses."""
-        kind = request.headers.get("content-type", "").split(";")[0].strip()
-        if kind != "application/x-www-form-urlencoded":
-            raise CsrfError(f"expected an urlencoded form, got content-type {kind!r}")
-        body = await request.body()
-        if len(body) > MAX_FORM_BYTES:
-            raise CsrfError(f"form larger than {MAX_FORM_BYTES} bytes")
-        values = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        check_csrf(request, values.get(CSRF_FIELD, ""))
-        return values
+        return await read_form(request)
 
     async def create_silence(self, request: Request) -> Response:
         n = self.ctx.notifier
@@ -325,37 +312,6 @@ class Console:
             return await self.alerts(request, form_error=str(exc))
         return RedirectResponse("/alerts#silences", 303)
 
-    # --- login ---------------------------------------------------------------------------
-
-    async def login(self, request: Request) -> Response:
-        nxt = _local(request.query_params.get("next", "/"))
-        if self.ctx.token is None:
-            return RedirectResponse(nxt, 303)
-        error = ""
-        if request.method == "POST":
-            try:
-                form = await self._form(request)
-            except CsrfError as exc:
-                return _plain(403, str(exc))
-            nxt = _local(form.get("next", "/"))
-            if hmac.compare_digest(form.get("token", "").encode(), self.ctx.token.encode()):
-                redirect = RedirectResponse(nxt, 303)
-                set_token_cookie(redirect, self.ctx.token)
-                return redirect
-            error = "wrong token"
-        token, new = csrf_token(request)
-        response = render(
-            "login.html",
-            401 if error else 200,
-            next=nxt,
-            error=error,
-            csrf_field=CSRF_FIELD,
-            csrf=token,
-        )
-        if new:
-            set_csrf_cookie(response, token)
-        return response
-
 
 def _chart_key(section: str, index: int) -> str:
     return f"{section}/{index}"
@@ -367,41 +323,10 @@ def _plain(status: int, text: str) -> Response:
     )
 
 
-def _local(target: str) -> str:
-    """Only a path on this site (no open redirect through ``next``)."""
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
-
-
 def _row_id(labels: dict[str, str]) -> str:
     from watchkeeper.monitor.notify.matchers import fingerprint
 
     return fingerprint(tuple(sorted(labels.items())))
-
-
-def _token_once(
-    ctx: ConsoleContext, endpoint: Callable[[Request], Awaitable[Response]]
-) -> Callable[[Request], Awaitable[Response]]:
-    """``?token=`` on a page (valid: the auth middleware let it through): keep it in the
-    HttpOnly cookie and drop it from the URL, so it does not linger in history or links."""
-
-    async def wrapped(request: Request) -> Response:
-        given = request.query_params.get("token")
-        if (
-            given is not None
-            and ctx.token is not None
-            and hmac.compare_digest(given.encode(), ctx.token.encode())
-        ):
-            rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-            response = RedirectResponse(
-                request.url.path + ("?" + urlencode(rest) if rest else ""), 303
-            )
-            set_token_cookie(response, ctx.token)
-            return response
-        return await endpoint(request)
-
-    return wrapped
 
 
 def console_routes(ctx: ConsoleContext) -> list[BaseRoute]:
@@ -415,11 +340,11 @@ def console_routes(ctx: ConsoleContext) -> list[BaseRoute]:
         ("/targets", c.targets),
         ("/explore", c.explore),
     ]
-    routes: list[BaseRoute] = [Route(p, _token_once(ctx, h), methods=["GET"]) for p, h in pages]
+    routes: list[BaseRoute] = [Route(p, token_once(ctx, h), methods=["GET"]) for p, h in pages]
     routes += [
         Route("/alerts/silences", c.create_silence, methods=["POST"]),
         Route("/alerts/silences/expire", c.expire_silence, methods=["POST"]),
-        Route("/login", c.login, methods=["GET", "POST"]),
+        Route("/login", partial(login, ctx), methods=["GET", "POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     return routes

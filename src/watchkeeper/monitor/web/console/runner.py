@@ -18,7 +18,7 @@ import anyio.to_thread
 
 from watchkeeper.errors import QueryError
 from watchkeeper.monitor.model import Labels
-from watchkeeper.monitor.promql.value import Matrix, Scalar, String, Value, Vector
+from watchkeeper.monitor.promql.value import Matrix, Scalar, Value, Vector
 from watchkeeper.monitor.web.deps import ApiDeps
 
 __all__ = ["Runner", "run_page"]
@@ -82,10 +82,6 @@ class Runner:
             if e == expr:
                 return message
         return ""
-
-
-def is_string(value: Value | None) -> bool:
-    return isinstance(value, String)
 
 
 async def run_page(deps: ApiDeps, build: Callable[[Runner], T]) -> T:

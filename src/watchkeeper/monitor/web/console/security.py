@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -42,6 +42,7 @@ __all__ = [
     "CsrfError",
     "OriginCheckMiddleware",
     "check_csrf",
+    "read_form",
     "csrf_token",
     "same_origin",
     "set_csrf_cookie",
@@ -95,6 +96,25 @@ def same_origin(scope: Scope) -> bool | None:
     parts = urlsplit(source)
     host = _header(scope, b"host")
     return host is not None and parts.netloc == host and parts.scheme in ("http", "https")
+
+
+MAX_FORM_BYTES = 64 << 10
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An urlencoded form (what the console's forms post), bounded, CSRF-checked.
+
+    Parsed here rather than with ``request.form()``: that needs python-multipart, a
+    dependency for a format (multipart) the console never uses."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    if kind != "application/x-www-form-urlencoded":
+        raise CsrfError(f"expected an urlencoded form, got content-type {kind!r}")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise CsrfError(f"form larger than {MAX_FORM_BYTES} bytes")
+    values = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    check_csrf(request, values.get(CSRF_FIELD, ""))
+    return values
 
 
 def check_csrf(request: Request, form_token: str) -> None:
