@@ -26,7 +26,7 @@ from watchkeeper.logs.redaction import REDACTED, Redactor
 from watchkeeper.logs.trace_ids import current_trace_ids
 from watchkeeper.logs.truncation import DEFAULT_LIMIT, truncate
 
-__all__ = ["CORE_FIELDS", "STRUCTLOG_FIELDS", "FieldBuilder", "level_name"]
+__all__ = ["CORE_FIELDS", "STRUCTLOG_FIELDS", "FieldBuilder"]
 
 CORE_FIELDS = frozenset({
     "timestamp", "level", "logger", "message", "service", "trace_id", "span_id", "exception",
@@ -57,10 +57,6 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 # ".000Z" … ".999Z": milliseconds by table lookup, a quarter of the cost of formatting
 # a number into a string on every line.
 _MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
-
-
-def level_name(levelno: int, levelname: str) -> str:
-    return _LEVELS.get(levelno) or levelname.lower()
 
 
 class FieldBuilder:
@@ -151,7 +147,7 @@ class FieldBuilder:
     # -- a record -----------------------------------------------------------------
 
     def timestamp(self, created: float) -> str:
-        # (inlined in from_record)
+        """RFC 3339 UTC with milliseconds (from_record inlines the same steps)."""
         second = int(created)
         cached = self._ts
         if cached[0] != second:  # one strftime per second, not per line
