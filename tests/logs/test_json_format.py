@@ -180,3 +180,15 @@ def test_timestamp_of_a_known_instant() -> None:
     assert JSONFormatter().fields.from_record(record)["timestamp"] == "2023-11-14T22:13:20.500Z"
     record.created = 1_700_000_059.9996
     assert JSONFormatter().fields.from_record(record)["timestamp"] == "2023-11-14T22:14:19.999Z"
+
+
+def test_a_record_that_cannot_be_rendered_still_gives_a_line(sink: Sink) -> None:
+    class BadKey:
+        def __str__(self) -> str:
+            raise RuntimeError("no text for you")
+
+    sink.logger.info("kept %s", "anyway", extra={"d": {BadKey(): 1}})
+    line = sink.last()
+    assert line["message"] == "kept %s"  # the unformatted message: nothing is trusted
+    assert line["level"] == "info"
+    assert "no text for you" in line["log_error"]
