@@ -192,3 +192,14 @@ def test_a_record_that_cannot_be_rendered_still_gives_a_line(sink: Sink) -> None
     assert line["message"] == "kept %s"  # the unformatted message: nothing is trusted
     assert line["level"] == "info"
     assert "no text for you" in line["log_error"]
+
+
+def test_pydantic_models_are_objects_with_their_secrets_redacted(sink: Sink) -> None:
+    import pydantic
+
+    class Signup(pydantic.BaseModel):
+        email: str
+        password: str
+
+    sink.logger.info("signup", extra={"form": Signup(email="a@b.c", password="pw")})
+    assert sink.last()["form"] == {"email": "a@b.c", "password": "[REDACTED]"}
