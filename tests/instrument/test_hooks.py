@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -171,3 +172,23 @@ def test_no_hooks_at_all(registry: Registry) -> None:
         assert client.get("/boom").status_code == 500
     with pytest.raises(AssertionError):
         value(registry, "watchkeeper_exceptions_total", type="KeyError")
+
+
+def test_request_ids_follow_the_logs_configuration(registry: Registry) -> None:
+    """request_id=None (the default) means: on when watchkeeper.logs is configured."""
+    from watchkeeper import logs
+
+    def hook_names(**options: Any) -> list[str]:
+        app = watchkeeper.instrument(starlette_app([]), registry=Registry(), **options)
+        return [type(h).__name__ for h in app.__watchkeeper__.hooks]  # type: ignore[attr-defined]
+
+    assert hook_names() == []
+    assert hook_names(request_id=True) == ["RequestIdHook"]
+    logs.configure(format="json", stream=io.StringIO())
+    try:
+        assert hook_names() == ["RequestIdHook"]
+        assert hook_names(request_id=False) == []
+    finally:
+        logs.unconfigure()
+    with TestClient(watchkeeper.instrument(starlette_app([]), registry=registry)) as client:
+        assert "x-request-id" not in client.get("/items/1").headers

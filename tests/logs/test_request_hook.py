@@ -82,7 +82,7 @@ def test_flask_lines_share_the_request_id_which_is_echoed() -> None:
 
 
 def test_flask_incoming_id_is_continued_and_an_invalid_one_replaced() -> None:
-    client = build_flask().test_client()
+    client = build_flask(request_id=True).test_client()
     with capture_logs() as lines:
         ok = get(client, "/orders/1", {"X-Request-ID": "edge-42:a.b_c"})
         bad = get(client, "/orders/2", {"X-Request-ID": "evil id <script>"})
@@ -100,7 +100,7 @@ def test_flask_incoming_id_is_continued_and_an_invalid_one_replaced() -> None:
 
 
 def test_flask_exception_line_carries_the_request_id() -> None:
-    client = build_flask().test_client()
+    client = build_flask(request_id=True).test_client()
     with capture_logs() as lines:
         response = get(client, "/boom")
     assert response.status_code == 500

@@ -34,6 +34,7 @@ from watchkeeper.instrument.rum import RUM, RUMEndpoint
 from watchkeeper.instrument.wsgi import WSGIMiddleware
 from watchkeeper.logs.access_log import AccessLogHook
 from watchkeeper.logs.request_hook import RequestIdHook
+from watchkeeper.logs.setup import is_configured as logs_configured
 
 __all__ = ["instrument"]
 
@@ -59,7 +60,7 @@ def instrument(
     health_paths: HealthPaths | Mapping[str, str | None] | None = None,
     health_token: str | None = None,
     track_exceptions: bool = True,
-    request_id: bool = True,
+    request_id: bool | None = None,
     access_log: bool = False,
     tracing: bool | None = None,
     profiling_token: str | None = None,
@@ -84,7 +85,10 @@ def instrument(
     - ``track_exceptions``: count, fingerprint and log unhandled exceptions
       (``watchkeeper_exceptions_total``); see instrument/errors.py.
     - ``request_id``: continue a safe incoming ``X-Request-ID`` or make one, echo it in
-      the response and put it on every log line of the request (docs/logs.md);
+      the response and put it on every log line of the request (docs/logs.md). None
+      (default): on when ``watchkeeper.logs.configure()`` ran before ``instrument()``
+      (or with ``access_log``), since the ids serve log lines, and a request pays a
+      few µs for them;
       ``access_log``: one log line per request (logger ``watchkeeper.access``).
     - ``profiling_token``: mount the live-profiling endpoint at ``profiling_path``
       (token-protected; nothing is mounted without a token). See docs/profiling.md.
@@ -161,12 +165,14 @@ def instrument(
 def _builtin_hooks(
     wk: Instrumentation,
     *,
-    request_id: bool = True,
+    request_id: bool | None = None,
     access_log: bool = False,
     tracing: bool | None = None,
 ) -> list[RequestHook]:
     """The request hooks instrument() installs, in the order they begin."""
     built: list[RequestHook] = []
+    if request_id is None:
+        request_id = logs_configured()
     if request_id or access_log:
         # First: its log context is set before the other hooks begin (their lines carry
         # the request id) and cleared after they all ended.

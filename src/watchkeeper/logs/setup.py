@@ -24,7 +24,7 @@ from watchkeeper.logs.json_format import JSONFormatter
 from watchkeeper.logs.redaction import DEFAULT_KEYS, DEFAULT_PATTERNS, Redactor
 from watchkeeper.logs.truncation import DEFAULT_LIMIT
 
-__all__ = ["active_fields", "configure", "unconfigure"]
+__all__ = ["active_fields", "configure", "is_configured", "unconfigure"]
 
 _MARK = "_watchkeeper_configured"
 _FORMATS = ("json", "console", "auto")
@@ -135,6 +135,11 @@ def unconfigure() -> None:
 
 
 _default: FieldBuilder | None = None
+
+
+def is_configured() -> bool:
+    """Whether ``configure()`` is in effect (``instrument()`` then turns request ids on)."""
+    return _active is not None
 
 
 def active_fields() -> FieldBuilder:
