@@ -90,7 +90,7 @@ def test_groups_run_on_their_interval_and_notify_firing_alerts(tmp_path: Path) -
     (group,) = manager.groups
     # From the first aligned slot after the start, every 10 s (the slot's offset within
     # the interval comes from a hash of the file and group name).
-    assert group.evaluations in (2, 3)
+    assert group.evaluations in (3, 4)  # the slots in 35 s
     assert group.last_eval_ms % 10_000 == group.offset_ms()
     assert sent
     assert {dict(a.labels)["alertname"] for a in sent} == {"High"}
@@ -142,11 +142,12 @@ def test_an_alert_that_cleared_while_down_is_resolved_after_restart(tmp_path: Pa
     h.clock.now += 60
     second = h.manager()
     sent_before = list(h.sent)
-    h.run(second, 11, load=0)
-    assert second.groups[0].evaluations == 1
+    while second.groups[0].evaluations < 1:
+        h.run(second, 1, load=0)
     assert h.sent == sent_before  # not at the first evaluation (data may not be scraped yet)
-    sent = h.run(second, 10, load=0)
-    assert second.groups[0].evaluations == 2
+    sent = []
+    while second.groups[0].evaluations < 2:
+        sent += h.run(second, 1, load=0)
     (resolved,) = sent
     now_ms = int(h.clock.now * 1000)
     assert dict(resolved.labels) == {"alertname": "High", "job": "api", "severity": "page"}
