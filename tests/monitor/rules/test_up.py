@@ -115,7 +115,7 @@ def _up(tmp_path: Path, world: _World, *extra: str) -> Any:
     )
 
 
-def _wait(what: str, probe: Callable[[], Any], timeout_s: float = 60.0) -> Any:
+def _wait(what: str, probe: Callable[[], Any], timeout_s: float = 120.0) -> Any:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         value = probe()
