@@ -164,7 +164,7 @@ def test_same_groups_as_alertmanager(tmp_path: Path) -> None:
         assert f"127.0.0.1:{theirs.port}/pager" in am_config.read_text()
         with (
             running_alertmanager(am_config, tmp_path) as am,
-            watchkeeper_up(tmp_path / "data", "-f", str(spec)) as (wk, _),
+            watchkeeper_up(tmp_path / "data", "-f", str(spec), "--no-spec-rules") as (wk, _),
         ):
             engines = [wk, am]
 
