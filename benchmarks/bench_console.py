@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -206,6 +207,14 @@ def smoothness(points: int, series: int, width: int) -> list[tuple[str, int, flo
 
 
 def main(argv: list[str] | None = None) -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-console-"))
+    try:
+        _main(argv, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # a --data-dir given is kept
+
+
+def _main(argv: list[str] | None, work: Path) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=10)
     parser.add_argument("--routes", type=int, default=3)
@@ -221,7 +230,6 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     print(machine())
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    work = Path(tempfile.mkdtemp(prefix="bench-console-"))
     data_dir = args.data_dir or work / "data"
     end_ms = int(time.time() * 1000)
     spec_path = work / "watchkeeper.yaml"
