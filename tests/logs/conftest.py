@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 import watchkeeper.logs as wlogs
+from watchkeeper.logs import binding
 from watchkeeper.logs.json_format import JSONFormatter
 
 
@@ -18,7 +19,12 @@ from watchkeeper.logs.json_format import JSONFormatter
 def _restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    # Start outside any request: a WSGI test elsewhere whose response body was never
+    # read leaves its request's context set in the runner's context (a server always
+    # closes the body; a lazy test client may not).
+    token = binding._request.set(None)
     yield
+    binding._request.reset(token)
     wlogs.clear()  # fields bound outside a request live in the test runner's context
     wlogs.unconfigure()
     for handler in list(root.handlers):
