@@ -62,6 +62,14 @@ class Console:
     def _view(self, request: Request) -> View:
         return parse_view(request.query_params, self.ctx.api.now_ms())
 
+    def _rule_warnings(self) -> list[str]:
+        # Rule files that failed to load (the last good rules keep running): on every
+        # page, like Prometheus' UI shows them, so a broken edit is never silent.
+        try:
+            return list(self.ctx.api.rule_warnings())[:20]
+        except Exception:  # the banner is a courtesy; never fail a page over it
+            return []
+
     def _page(
         self,
         request: Request,
@@ -90,6 +98,7 @@ class Console:
             refreshes=list(REFRESHES),
             state=extra,
             stale=stale,
+            rule_warnings=self._rule_warnings(),
             errors=runner.errors if runner is not None else [],
             csrf_field=CSRF_FIELD,
             csrf=token,
