@@ -125,3 +125,17 @@ def test_bad_options_are_clear_errors(kwargs: dict[str, object], match: str) -> 
     with pytest.raises(ConfigurationError, match=match):
         wlogs.configure(stream=io.StringIO(), **kwargs)  # type: ignore[arg-type]
     assert _ours() == []
+
+
+def test_unconfigure_restores_the_root_level() -> None:
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        wlogs.configure(level="DEBUG", format="json", stream=io.StringIO())
+        wlogs.configure(level="INFO", format="json", stream=io.StringIO())
+        assert root.level == logging.INFO
+        wlogs.unconfigure()
+        assert root.level == logging.ERROR  # what it was before the first configure()
+    finally:
+        root.setLevel(before)

@@ -30,6 +30,7 @@ _MARK = "_watchkeeper_configured"
 _FORMATS = ("json", "console", "auto")
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 _active: FieldBuilder | None = None
+_level_before = logging.WARNING  # the root level before the first configure()
 
 
 def configure(
@@ -110,6 +111,9 @@ def configure(
     for handler in handlers:
         setattr(handler, _MARK, True)
         root.addHandler(handler)
+    global _level_before
+    if _active is None:  # the first configure(): remember what unconfigure() restores
+        _level_before = root.level
     root.setLevel(levelno)
     for name in take_over:
         taken = logging.getLogger(name)
@@ -124,13 +128,16 @@ def configure(
 
 
 def unconfigure() -> None:
-    """Remove (and close) the handlers ``configure()`` installed."""
+    """Remove (and close) the handlers ``configure()`` installed and restore the root
+    logger's level from before it."""
     global _active
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, _MARK, False):
             root.removeHandler(old)
             _close(old)
+    if _active is not None:
+        root.setLevel(_level_before)
     _active = None
 
 
