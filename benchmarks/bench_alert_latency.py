@@ -21,21 +21,17 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
-import orjson
 
 from benchmarks._common import machine, median, revision, table, verdict
+from benchmarks._processes import WebhookSink, free_port, running
 from watchkeeper.monitor.notify import alertmanager_yaml
 
 PROMETHEUS = "/usr/bin/prometheus"
@@ -84,13 +80,6 @@ scrape_configs:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class _App:
     """The fake service: its /metrics says whether the fault is on, and in which round."""
 
@@ -118,73 +107,17 @@ class _App:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-class _Sink:
-    """A webhook receiver recording when each (round, status) first arrived."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[tuple[str, str], float] = {}
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                now = time.time()
-                body: dict[str, Any] = orjson.loads(
-                    self.rfile.read(int(self.headers.get("content-length") or 0))
-                )
-                with sink.lock:
-                    for alert in body.get("alerts", []):
-                        key = (alert["labels"].get("round", ""), alert["status"])
-                        sink.arrived.setdefault(key, now)
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, key: tuple[str, str], timeout_s: float = 60) -> float:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            with self.lock:
-                if key in self.arrived:
-                    return self.arrived[key]
-            time.sleep(0.01)
-        raise RuntimeError(f"{key} not delivered within {timeout_s} s")
+def _alert_sink() -> WebhookSink:
+    """Records when each (round, status) first arrived, in wall-clock seconds."""
+    return WebhookSink(
+        lambda body: [(a["labels"].get("round", ""), a["status"]) for a in body.get("alerts", [])],
+        clock=time.time,
+    )
 
 
-@contextlib.contextmanager
-def _process(command: list[str], ready_url: str, log: Path) -> Iterator[None]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"{command[0]} exited: see {log}")
-                with contextlib.suppress(httpx.HTTPError):
-                    if httpx.get(ready_url, timeout=2).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{ready_url} not ready within 60 s")
-                time.sleep(0.1)
-            yield
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _diagnose(name: str, wk: str, work: Path, sink: _Sink) -> None:
+def _diagnose(name: str, wk: str, work: Path, sink: WebhookSink) -> None:
     """What each side knew when a notification did not arrive."""
-    print(f"{name}: no notification; the sink has {sorted(sink.arrived)}")
+    print(f"{name}: no notification; the sink has {sorted(map(repr, sink.arrived))}")
     for path in ("/api/v1/alerts", "/api/v2/alerts/groups", "/api/v1/notifications"):
         with contextlib.suppress(httpx.HTTPError):
             print(path, httpx.get(wk + path, timeout=5).text[:3000])
@@ -199,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     if missing:
         print(f"{', '.join(missing)} not found: run scripts/setup-system.sh")
         return
-    app, ours, theirs = _App(), _Sink(), _Sink()
+    app, ours, theirs = _App(), _alert_sink(), _alert_sink()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         rules = work / "rules.yml"
@@ -208,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         spec.write_text(SPEC.replace("APP", app.address).replace("SINK", ours.url))
         am_config = work / "alertmanager.yml"
         am_config.write_text(alertmanager_yaml(spec).replace(ours.url, theirs.url))
-        wk_port, am_port, prom_port = _free_port(), _free_port(), _free_port()
+        wk_port, am_port, prom_port = free_port(), free_port(), free_port()
         prom_config = work / "prometheus.yml"
         prom_config.write_text(
             PROMETHEUS_YML.replace("RULES", str(rules))
@@ -230,9 +163,9 @@ def main(argv: list[str] | None = None) -> None:
             f"--web.listen-address=127.0.0.1:{prom_port}",
         ]  # fmt: skip
         with (
-            _process(wk_cmd, f"http://127.0.0.1:{wk_port}/-/ready", work / "wk.log"),
-            _process(am_cmd, f"http://127.0.0.1:{am_port}/-/ready", work / "am.log"),
-            _process(prom_cmd, f"http://127.0.0.1:{prom_port}/-/ready", work / "prom.log"),
+            running(wk_cmd, f"http://127.0.0.1:{wk_port}", work / "wk.log"),
+            running(am_cmd, f"http://127.0.0.1:{am_port}", work / "am.log"),
+            running(prom_cmd, f"http://127.0.0.1:{prom_port}", work / "prom.log"),
         ):
             time.sleep(3 * SCRAPE_S)  # both have scraped the healthy service
             fire: dict[str, list[float]] = {"watchkeeper": [], "prometheus+alertmanager": []}

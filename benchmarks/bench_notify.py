@@ -19,25 +19,19 @@ Run: ``.venv/bin/python -m benchmarks.bench_notify [--rounds 15] [--burst 1000]`
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 
 from benchmarks._common import machine, median, revision, table, verdict
+from benchmarks._processes import WebhookSink, free_port, running
 from watchkeeper.monitor.notify import alertmanager_yaml
 
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
@@ -58,72 +52,9 @@ notify:
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class _Sink:
+def _group_sink() -> WebhookSink:
     """Records the first arrival time of each group (by alertname)."""
-
-    def __init__(self) -> None:
-        self.arrived: dict[str, float] = {}
-        self.lock = threading.Lock()
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                at = time.perf_counter()
-                body: dict[str, Any] = orjson.loads(
-                    self.rfile.read(int(self.headers["content-length"]))
-                )
-                with sink.lock:
-                    sink.arrived.setdefault(body["groupLabels"]["alertname"], at)
-                self.send_response(200)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: exited with {process.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                return
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} not ready within 60 s")
-
-
-@contextlib.contextmanager
-def _process(command: list[str], url: str, log: Path) -> Iterator[str]:
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(url, process)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    return WebhookSink(lambda body: [body["groupLabels"]["alertname"]])
 
 
 def _iso(at: float) -> str:
@@ -137,7 +68,7 @@ def _post(client: httpx.Client, url: str, alerts: list[dict[str, Any]]) -> float
     return started
 
 
-def _wait_groups(sink: _Sink, names: list[str], timeout_s: float = 60) -> None:
+def _wait_groups(sink: WebhookSink, names: list[str], timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with sink.lock:
@@ -155,14 +86,14 @@ def main(argv: list[str] | None = None) -> None:
     if shutil.which(ALERTMANAGER) is None:
         print(f"{ALERTMANAGER} not found: run scripts/setup-system.sh")
         return
-    ours_sink, theirs_sink = _Sink(), _Sink()
+    ours_sink, theirs_sink = _group_sink(), _group_sink()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         spec = work / "watchkeeper.yaml"
         spec.write_text(SPEC.replace("SINK", ours_sink.url))
         am_config = work / "alertmanager.yml"
         am_config.write_text(alertmanager_yaml(spec).replace(ours_sink.url, theirs_sink.url))
-        wk_port, am_port = _free_port(), _free_port()
+        wk_port, am_port = free_port(), free_port()
         wk_cmd = [
             sys.executable,
             "-m",
@@ -184,8 +115,8 @@ def main(argv: list[str] | None = None) -> None:
             "--cluster.listen-address=",
         ]
         with (
-            _process(wk_cmd, f"http://127.0.0.1:{wk_port}", work / "wk.log") as wk,
-            _process(am_cmd, f"http://127.0.0.1:{am_port}", work / "am.log") as am,
+            running(wk_cmd, f"http://127.0.0.1:{wk_port}", work / "wk.log") as wk,
+            running(am_cmd, f"http://127.0.0.1:{am_port}", work / "am.log") as am,
             httpx.Client(timeout=30) as client,
         ):
             latency: dict[str, list[float]] = {"watchkeeper": [], "alertmanager": []}
