@@ -86,7 +86,7 @@ def test_probe_conditions_apply_by_job_and_are_checked(tmp_path: Path) -> None:
     try:
         assert monitor.probes is not None
         (status,) = monitor.probes.status()
-        assert [p.config.conditions for p in monitor.probes._probers.values()] == [
+        assert [p.config.conditions for p in monitor.probes.probers()] == [
             ("[STATUS] == 200", '[BODY].status == "ready"')
         ]
         assert status.job == "api-health"
