@@ -42,6 +42,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Answer = tuple[int, list[tuple[str, str]], bytes]  # a response watchkeeper makes itself
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -70,7 +71,7 @@ class WatchkeeperMiddleware:
         self.inflight: dict[str, list[None]] = {}
         self.metrics_path = instrumentation.metrics_path
         # Paths answered by watchkeeper itself, never measured: one lookup on the hot path.
-        self.intercepted: dict[str, Callable[[Scope, Send], Awaitable[None]]] = {}
+        self.intercepted: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {}
         if instrumentation.health is not None:
             for health_path in instrumentation.health.paths.all():
                 self.intercepted[health_path] = self._serve_health
@@ -98,8 +99,7 @@ class WatchkeeperMiddleware:
         wk = self.wk
         path = scope.get("path", "")
         if path in self.intercepted:
-            scope["watchkeeper.receive"] = receive  # the RUM beacon reads its body
-            await self.intercepted[path](scope, send)
+            await self.intercepted[path](scope, receive, send)
             return
         if path in self.exclude_paths:
             await self.app(scope, receive, send)
@@ -353,46 +353,51 @@ class WatchkeeperMiddleware:
                 return bytes(value).lower().startswith(self.stream_prefixes)
         return False
 
-    async def _serve_health(self, scope: Scope, send: Send) -> None:
+    async def _answer(
+        self, scope: Scope, send: Send, component: str, respond: Callable[[], Awaitable[Answer]]
+    ) -> None:
+        """Send what ``respond`` made; a fault in it is contained and answered with a 500."""
+        try:
+            status, headers, body = await respond()
+        except Exception as exc:
+            faults.report(component, exc, self.wk.registry)
+            what = component.partition(".")[0]
+            status, headers, body = (
+                500,
+                [("content-type", "text/plain")],
+                f"{what} unavailable\n".encode(),
+            )
+        await _send_response(scope, send, status, headers, body)
+
+    async def _serve_health(self, scope: Scope, receive: Receive, send: Send) -> None:
         health = self.wk.health
-        try:
-            assert health is not None  # only mounted when configured
-            status, headers, body = await health.respond_async(
-                scope.get("path", ""), scope.get("method", "GET"), _header(scope, b"authorization")
-            )
-        except Exception as exc:
-            faults.report("health.respond", exc, self.wk.registry)
-            status, headers, body = 500, [("content-type", "text/plain")], b"health unavailable\n"
-        await _send_response(scope, send, status, headers, body)
+        assert health is not None  # only mounted when configured
+        path, method = scope.get("path", ""), scope.get("method", "GET")
+        auth = _header(scope, b"authorization")
+        await self._answer(
+            scope, send, "health.respond", lambda: health.respond_async(path, method, auth)
+        )
 
-    async def _serve_profile(self, scope: Scope, send: Send) -> None:
+    async def _serve_profile(self, scope: Scope, receive: Receive, send: Send) -> None:
         profile = self.wk.profile
-        try:
-            assert profile is not None  # only mounted when configured
-            status, headers, body = await profile.respond_async(
-                scope.get("method", "GET"),
-                bytes(scope.get("query_string") or b"").decode("latin-1"),
-                _header(scope, b"authorization"),
-            )
-        except Exception as exc:
-            faults.report("profile.respond", exc, self.wk.registry)
-            status, headers, body = 500, [("content-type", "text/plain")], b"profile failed\n"
-        await _send_response(scope, send, status, headers, body)
+        assert profile is not None  # only mounted when configured
+        method, auth = scope.get("method", "GET"), _header(scope, b"authorization")
+        query = bytes(scope.get("query_string") or b"").decode("latin-1")
+        await self._answer(
+            scope, send, "profile.respond", lambda: profile.respond_async(method, query, auth)
+        )
 
-    async def _serve_metrics(self, scope: Scope, send: Send) -> None:
-        try:
-            status, headers, body = self.wk.endpoint.respond(
-                _header(scope, b"accept"),
-                _header(scope, b"accept-encoding"),
-                _header(scope, b"authorization"),
-            )
-        except Exception as exc:
-            faults.report("metrics.render", exc, self.wk.registry)
-            status, headers, body = 500, [("content-type", "text/plain")], b"metrics unavailable\n"
-        await _send_response(scope, send, status, headers, body)
+    async def _serve_metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        accept, encoding = _header(scope, b"accept"), _header(scope, b"accept-encoding")
+        auth = _header(scope, b"authorization")
 
-    async def _serve_rum(self, scope: Scope, send: Send) -> None:
+        async def respond() -> Answer:
+            return self.wk.endpoint.respond(accept, encoding, auth)
+
+        await self._answer(scope, send, "metrics.render", respond)
+
+    async def _serve_rum(self, scope: Scope, receive: Receive, send: Send) -> None:
         from watchkeeper.instrument.rum import serve_asgi  # only apps with RUM on need it
 
         assert self.wk.rum is not None  # only mounted when configured
-        await serve_asgi(self.wk.rum, scope, scope["watchkeeper.receive"], send)
+        await serve_asgi(self.wk.rum, scope, receive, send)

@@ -247,45 +247,53 @@ class WSGIMiddleware:
             raise
         return _Body(result, request)
 
+    def _answer(
+        self,
+        environ: Environ,
+        start_response: StartResponse,
+        component: str,
+        respond: Callable[[], tuple[int, list[tuple[str, str]], bytes]],
+    ) -> Iterable[bytes]:
+        """Answer what ``respond`` made; a fault in it is contained and answered with a 500."""
+        try:
+            status, headers, body = respond()
+        except Exception as exc:
+            faults.report(component, exc, self.wk.registry)
+            what = component.partition(".")[0]
+            status, headers, body = (
+                500,
+                [("content-type", "text/plain")],
+                f"{what} unavailable\n".encode(),
+            )
+        return _respond(environ, start_response, status, headers, body)
+
     def _serve_health(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         health = self.wk.health
-        try:
-            assert health is not None  # only mounted when configured
-            status, headers, body = health.respond(
-                environ.get("PATH_INFO", ""),
-                environ.get("REQUEST_METHOD", "GET"),
-                environ.get("HTTP_AUTHORIZATION", ""),
-            )
-        except Exception as exc:
-            faults.report("health.respond", exc, self.wk.registry)
-            status, headers, body = 500, [("content-type", "text/plain")], b"health unavailable\n"
-        return _respond(environ, start_response, status, headers, body)
+        assert health is not None  # only mounted when configured
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        return self._answer(
+            environ, start_response, "health.respond", lambda: health.respond(path, method, auth)
+        )
 
     def _serve_profile(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         profile = self.wk.profile
-        try:
-            assert profile is not None  # only mounted when configured
-            status, headers, body = profile.respond(
-                environ.get("REQUEST_METHOD", "GET"),
-                environ.get("QUERY_STRING", ""),
-                environ.get("HTTP_AUTHORIZATION", ""),
-            )
-        except Exception as exc:
-            faults.report("profile.respond", exc, self.wk.registry)
-            status, headers, body = 500, [("content-type", "text/plain")], b"profile failed\n"
-        return _respond(environ, start_response, status, headers, body)
+        assert profile is not None  # only mounted when configured
+        method, auth = environ.get("REQUEST_METHOD", "GET"), environ.get("HTTP_AUTHORIZATION", "")
+        query = environ.get("QUERY_STRING", "")
+        return self._answer(
+            environ, start_response, "profile.respond", lambda: profile.respond(method, query, auth)
+        )
 
     def _serve_metrics(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        try:
-            status, headers, body = self.wk.endpoint.respond(
-                environ.get("HTTP_ACCEPT", ""),
-                environ.get("HTTP_ACCEPT_ENCODING", ""),
-                environ.get("HTTP_AUTHORIZATION", ""),
-            )
-        except Exception as exc:
-            faults.report("metrics.render", exc, self.wk.registry)
-            status, headers, body = 500, [("content-type", "text/plain")], b"metrics unavailable\n"
-        return _respond(environ, start_response, status, headers, body)
+        accept, encoding = environ.get("HTTP_ACCEPT", ""), environ.get("HTTP_ACCEPT_ENCODING", "")
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        return self._answer(
+            environ,
+            start_response,
+            "metrics.render",
+            lambda: self.wk.endpoint.respond(accept, encoding, auth),
+        )
 
     def _serve_rum(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         from watchkeeper.instrument.rum import serve_wsgi  # only apps with RUM on need it
