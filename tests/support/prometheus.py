@@ -11,7 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -89,12 +89,17 @@ def wait_ready(
 
 
 @contextlib.contextmanager
-def running_prometheus(tsdb_dir: Path, work_dir: Path) -> Iterator[str]:
-    """Serve ``tsdb_dir`` with a real Prometheus on a free loopback port; yields its base URL."""
+def running_prometheus(
+    tsdb_dir: Path, work_dir: Path, *, config_text: str = _CONFIG, extra_args: Sequence[str] = ()
+) -> Iterator[str]:
+    """Serve ``tsdb_dir`` with a real Prometheus on a free loopback port; yields its base URL.
+
+    ``config_text``: its prometheus.yml (default: no scrapes, query only);
+    ``extra_args``: more flags, e.g. ``--enable-feature=exemplar-storage``."""
     prometheus, _ = prometheus_binaries()
     work_dir.mkdir(parents=True, exist_ok=True)
     config = work_dir / "prometheus.yml"
-    config.write_text(_CONFIG, encoding="utf-8")
+    config.write_text(config_text, encoding="utf-8")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = (work_dir / "prometheus.log").open("wb")
@@ -107,6 +112,7 @@ def running_prometheus(tsdb_dir: Path, work_dir: Path) -> Iterator[str]:
             f"--web.listen-address=127.0.0.1:{port}",
             "--query.lookback-delta=5m",
             "--log.level=warn",
+            *extra_args,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -8,10 +8,8 @@ request's span.
 
 from __future__ import annotations
 
-import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -19,48 +17,23 @@ import httpx
 import pytest
 
 from tests.instrument.servers import free_port, serve
-from tests.support.prometheus import prometheus_binaries, wait_ready
+from tests.support.prometheus import running_prometheus
 from tests.tracing.otlp_receiver import SERVER_KIND, otlp_receiver
 
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 TRACEPARENT = f"00-{TRACE_ID}-eee19b7ec3c1b174-01"
 
 
-@contextmanager
-def prometheus_scraping(target: str, work: Path) -> Iterator[str]:
-    prometheus, _ = prometheus_binaries()
-    config = work / "prometheus.yml"
-    config.write_text(
+def prometheus_scraping(target: str, work: Path) -> AbstractContextManager[str]:
+    """A real Prometheus with exemplar storage scraping ``target`` every second."""
+    config = (
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
         "scrape_configs:\n  - job_name: traced\n"
-        f"    static_configs:\n      - targets: ['{target}']\n",
-        encoding="utf-8",
+        f"    static_configs:\n      - targets: ['{target}']\n"
     )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (work / "prometheus.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                prometheus,
-                f"--config.file={config}",
-                f"--storage.tsdb.path={work / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--enable-feature=exemplar-storage",
-                "--log.level=warn",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_ready(url, process=process)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    return running_prometheus(
+        work / "data", work, config_text=config, extra_args=["--enable-feature=exemplar-storage"]
+    )
 
 
 def _exemplars(url: str) -> list[dict[str, Any]]:
