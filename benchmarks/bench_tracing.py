@@ -34,6 +34,7 @@ from benchmarks.bench_http import (
     ROUTE,
     Variant,
     _check_asgi,
+    _CountingSpanExporter,
     _Lifespan,
     _load,
     _time_asgi,
@@ -52,34 +53,14 @@ TRACED_1 = "watchkeeper + tracing 1%"
 OTEL = "OpenTelemetry FastAPIInstrumentor 100%"
 
 
-class CountingExporter:
-    """Counts server spans and drops them: the export pipeline without any I/O."""
-
-    def __init__(self) -> None:
-        self.server_spans = 0
-
-    def export(self, spans: Sequence[Any]) -> Any:
-        from opentelemetry.sdk.trace.export import SpanExportResult
-        from opentelemetry.trace import SpanKind
-
-        self.server_spans += sum(1 for s in spans if s.kind is SpanKind.SERVER)
-        return SpanExportResult.SUCCESS
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
-
-
-def _pipeline(sample_ratio: float | None) -> tuple[Any, CountingExporter]:
+def _pipeline(sample_ratio: float | None) -> tuple[Any, _CountingSpanExporter]:
     """A provider with the shared cost model: BatchSpanProcessor -> counting exporter."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     from watchkeeper.tracing.setup import build_provider
 
-    exporter = CountingExporter()
+    exporter = _CountingSpanExporter()
     # Big enough that no variant drops spans in a round (a drop is cheaper than a span).
     processor = BatchSpanProcessor(exporter, max_queue_size=1_000_000)  # type: ignore[arg-type]
     provider: TracerProvider
@@ -94,7 +75,7 @@ def _pipeline(sample_ratio: float | None) -> tuple[Any, CountingExporter]:
 _PROVIDERS: list[Any] = []
 
 
-def _flushed(provider: Any, exporter: CountingExporter) -> Any:
+def _flushed(provider: Any, exporter: _CountingSpanExporter) -> Any:
     _PROVIDERS.append(provider)
 
     def read() -> float:
