@@ -30,6 +30,7 @@ from watchkeeper.monitor.model import Appendable, NotifyFunc, Queryable
 from watchkeeper.monitor.probe.config import ProbeConfig
 from watchkeeper.monitor.web.api import ApiDeps, QueryEngine, api_routes
 from watchkeeper.monitor.web.auth import TokenAuthMiddleware, generate_token, is_loopback
+from watchkeeper.monitor.web.hostcheck import LoopbackHostMiddleware
 from watchkeeper.monitor.web.limits import LimitsMiddleware
 from watchkeeper.monitor.web.metrics import MonitorMetrics
 from watchkeeper.monitor.web.targets import TargetView
@@ -53,7 +54,9 @@ __all__ = [
     "parse_listen",
     "resolve_token",
     "open_store",
+    "rule_sources",
     "serve",
+    "spec_less_jobs",
 ]
 
 log = logging.getLogger("watchkeeper.monitor")
@@ -292,6 +295,10 @@ class Monitor:
         app = _origin_check(app)
         if config.token:
             app = TokenAuthMiddleware(app, token=config.token)
+        else:
+            # Loopback without a token: only requests addressed to a loopback name
+            # (a rebound DNS name would make another site's page same-origin).
+            app = LoopbackHostMiddleware(app)
         self.app: ASGIApp = LimitsMiddleware(app)
 
     @property
@@ -371,8 +378,48 @@ def rule_sources(config: MonitorConfig) -> list[RuleSource]:
     sources = []
     if config.spec_path is not None and config.spec_rules:
         sources.append(_spec_rule_source(config.spec_path))
+    if config.spec_rules and (jobs := spec_less_jobs(config)):
+        sources.append(_job_rule_source(jobs))
     sources.extend(file_source(p) for p in config.rule_files)
     return sources
+
+
+def spec_less_jobs(config: MonitorConfig) -> list[str]:
+    """Scrape jobs no spec describes (``--target`` without ``-f``, or besides the spec's)."""
+    specced: set[str] = set()
+    if config.spec_path is not None:
+        from watchkeeper.errors import SpecError
+        from watchkeeper.spec import load_spec
+
+        try:
+            specced.add(load_spec(config.spec_path).service)
+        except (SpecError, OSError):
+            pass  # the spec's own source reports the problem
+    return sorted({t.job for t in config.targets} - specced)
+
+
+def _job_rule_source(jobs: Sequence[str]) -> RuleSource:
+    """The golden-signal recording rules (rates, error ratio, p50/p95/p99) for scrape
+    jobs without a spec, built by the same generator as a spec's, recording rules only:
+    the console and dashboards read them, and no alert fires for a service nobody specced.
+    """
+    from watchkeeper.monitor.rules import RuleSource, parse_rule_text
+
+    def read() -> list[GroupSpec]:
+        from watchkeeper.generate.golden import golden_group
+        from watchkeeper.generate.rules import rules_artifact
+        from watchkeeper.spec.model import ServiceSpec
+
+        groups = []
+        for job in jobs:
+            # Not validated: a job name is any label value (the generator quotes it),
+            # not only what a spec's ``service:`` accepts.
+            spec = ServiceSpec.model_construct(service=job)
+            artifact = rules_artifact(spec, "scrape jobs", [golden_group(spec)])
+            groups.extend(parse_rule_text(artifact.text, f"<golden rules of scrape job {job!r}>"))
+        return groups
+
+    return RuleSource("<golden rules of spec-less scrape jobs>", lambda: tuple(jobs), read)
 
 
 def _spec_rule_source(spec_path: Path) -> RuleSource:

@@ -18,7 +18,7 @@ def test_banner_names_a_target_without_a_successful_scrape_for_two_intervals(
     url = f"http://127.0.0.1:{free_port()}/metrics"  # nothing listens there
     target = ScrapeTarget("ghost", url, interval_s=1.0, health_path=None)
     monitor = Monitor(MonitorConfig(data_dir=tmp_path, targets=[target]), console=True)
-    with TestClient(monitor.app) as client:
+    with TestClient(monitor.app, base_url="http://127.0.0.1:9099") as client:
         first = client.get("/targets").text
         assert 'id="stale-banner"' not in first  # not before 2 intervals have passed
         deadline = time.monotonic() + 30
