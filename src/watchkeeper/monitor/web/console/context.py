@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["ConsoleContext", "Staleness"]
 
 HTTP_COUNT = "http_server_request_duration_seconds_count"
+DEFAULT_RULE_INTERVAL_MS = 60_000  # the monitor's (and Prometheus') evaluation_interval
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,24 @@ class ConsoleContext:
         intervals = [float(getattr(t, "interval_s", 0) or 0) for t in self.scrape_targets()]
         shortest = min((i for i in intervals if i > 0), default=15.0)
         return max(int(shortest * 1000), 1000)
+
+    def rule_interval_ms(self, record: str) -> int:
+        """How often the rules engine writes the recording rule ``record``: its group's
+        interval, or the monitor's default (Prometheus' 1 m) when no running group
+        records it (a data dir served without rules, data recorded elsewhere).
+
+        A recorded series has a point per evaluation and no finer: the console reads it
+        at ``step = max(step, interval)`` (what Grafana's "min interval" does for
+        recording rules) and judges coverage on those steps."""
+        try:
+            groups = self.api.rule_groups()
+        except Exception:  # the rules manager's view is best effort here
+            groups = []
+        for group in groups:
+            for rule in group.get("rules", ()):
+                if rule.get("type") == "recording" and rule.get("name") == record:
+                    return max(int(float(group.get("interval", 60)) * 1000), 1000)
+        return DEFAULT_RULE_INTERVAL_MS
 
     def spec_of(self, service: str) -> ServiceSpec | None:
         for spec in self.specs:

@@ -21,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from watchkeeper.monitor.model import Labels
 from watchkeeper.monitor.promql.value import Matrix, Series
 from watchkeeper.monitor.web.console.charts import to_chart
@@ -77,13 +79,61 @@ def _ratio(bad: Series | None, total: Series | None) -> Series | None:
     return Series(total.labels, points)
 
 
+def _split_buckets(
+    raw: Matrix, start: int, end: int, step: int
+) -> tuple[dict[str, Series], dict[str, Series], Matrix]:
+    """Bucket rates by (job, le, status code) -> per job the request rate (+Inf), the
+    5xx rate (+Inf of 5xx codes), and the bucket rates by (job, le), summed like PromQL's
+    ``sum by`` (a point where any input series has one)."""
+    n = (end - start) // step + 1
+    sums: dict[tuple[str, str, bool], tuple[np.ndarray, np.ndarray]] = {}
+    for s in raw.series:
+        if not s.points:
+            continue
+        labels = dict(s.labels)
+        code = labels.get("http_response_status_code", "")
+        key = (labels.get("job", ""), labels.get("le", ""), code[:1] == "5" and len(code) == 3)
+        values, present = sums.get(key) or sums.setdefault(key, (np.zeros(n), np.zeros(n, bool)))
+        pts = np.asarray(s.points, dtype=np.float64)
+        idx = np.rint((pts[:, 0] - start) / step).astype(np.int64)
+        ok = (idx >= 0) & (idx < n)
+        np.add.at(values, idx[ok], pts[ok, 1])
+        present[idx[ok]] = True
+    times = start + np.arange(n, dtype=np.int64) * step
+
+    def series(labels: Labels, values: np.ndarray, present: np.ndarray) -> Series:
+        at = np.nonzero(present)[0]
+        return Series(labels, list(zip(times[at].tolist(), values[at].tolist(), strict=True)))
+
+    by_le: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+    bad: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for (job, le, is_5xx), (values, present) in sums.items():
+        v, p = by_le.setdefault((job, le), (np.zeros(n), np.zeros(n, bool)))
+        v += values
+        p |= present
+        if is_5xx and le == "+Inf":
+            bad[job] = (values, present)
+    rps: dict[str, Series] = {}
+    buckets = Matrix()
+    for (job, le), (values, present) in sorted(by_le.items()):
+        buckets.series.append(series((("job", job), ("le", le)), values, present))
+        if le == "+Inf":
+            rps[job] = series((("job", job),), values, present)
+    errors = {job: series((("job", job),), v, p) for job, (v, p) in bad.items()}
+    return rps, errors, buckets
+
+
 def _named(name: str) -> Callable[[Labels], str]:
     return lambda _: name
 
 
 def build_overview(ctx: ConsoleContext, runner: Runner, view: View) -> list[Card]:
     services = ctx.services()
-    step = view.step_ms(SPARK_POINTS, ctx.scrape_interval_ms())
+    # Never finer than the recording rules' evaluations (a point per minute by
+    # default): the recorded series have nothing in between, and a 1 h sparkline of 60
+    # points is as good as 120. The raw fallback shares the step (one grid per card).
+    floor = max(ctx.scrape_interval_ms(), ctx.rule_interval_ms(by_job.recorded_rps()))
+    step = view.step_ms(SPARK_POINTS, floor)
     # Ends now (not on a step boundary): the last point is the current value.
     end = view.end_ms
     start = end - (view.range_ms // step) * step
@@ -97,18 +147,21 @@ def build_overview(ctx: ConsoleContext, runner: Runner, view: View) -> list[Card
         return [n for n in services if len(getattr(recorded.get(n), "points", ())) * 2 < steps]
 
     total = fetch(by_job.recorded_rps())
-    if need := uncovered(total):
-        total.update(fetch(by_job.rps(WINDOW, need)))
     ratios = fetch(by_job.recorded_error_ratio())
-    if need := uncovered(ratios):
-        bad = fetch(by_job.errors(WINDOW, need))
-        for name in need:
-            if (computed := _ratio(bad.get(name), total.get(name))) is not None:
-                ratios[name] = computed
     by_q = {q: fetch(by_job.recorded_quantile(q)) for q in QUANTILES}
-    if need := uncovered(by_q["p99"]):
-        buckets = runner.matrix(by_job.buckets(WINDOW, need), start, end, step)
-        for s in quantiles_from_buckets(buckets, start, end, step).series:
+    gaps = {"rps": uncovered(total), "ratio": uncovered(ratios), "q": uncovered(by_q["p99"])}
+    if need := sorted({name for names in gaps.values() for name in names}):
+        # One read of the bucket rates answers all three for these services: the
+        # +Inf bucket counts every request (the histogram's _count), its 5xx part the
+        # errors, and the buckets summed over status codes give the quantiles.
+        raw = runner.matrix(by_job.buckets_by_status(WINDOW, need), start, end, step)
+        rps, errors, buckets = _split_buckets(raw, start, end, step)
+        total.update((name, rps[name]) for name in gaps["rps"] if name in rps)
+        for name in gaps["ratio"]:
+            if (computed := _ratio(errors.get(name), rps.get(name))) is not None:
+                ratios[name] = computed
+        mine = Matrix([s for s in buckets.series if dict(s.labels)["job"] in gaps["q"]])
+        for s in quantiles_from_buckets(mine, start, end, step).series:
             labels = dict(s.labels)
             by_q[labels["q"]][labels.get("job", "")] = s
     budgets: dict[tuple[str, str], float] = {}

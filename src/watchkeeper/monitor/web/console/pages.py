@@ -35,7 +35,7 @@ from watchkeeper.monitor.web.console.security import (
     set_csrf_cookie,
 )
 from watchkeeper.monitor.web.console.service import build_service, fetch_health
-from watchkeeper.monitor.web.console.slo import SLOStatus, slo_status
+from watchkeeper.monitor.web.console.slo import CURRENT_BURN, SLOStatus, slo_status
 from watchkeeper.monitor.web.console.timerange import RANGES, REFRESHES, View, parse_view
 from watchkeeper.monitor.web.params import ParamError, parse_duration_ms
 
@@ -176,7 +176,11 @@ class Console:
             for spec in self.ctx.specs:
                 if only and spec.service != only:
                     continue
-                out += [slo_status(runner, spec, slo, view) for slo in spec.slos]
+                interval = self.ctx.rule_interval_ms(f"slo:sli_error:ratio_rate{CURRENT_BURN}")
+                out += [
+                    slo_status(runner, spec, slo, view, rule_interval_ms=interval)
+                    for slo in spec.slos
+                ]
             return out, self.ctx.staleness(runner, view.end_ms), runner
 
         statuses, stale, runner = await run_page(self.ctx.api, build)

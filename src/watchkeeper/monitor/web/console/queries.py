@@ -16,6 +16,7 @@ __all__ = [
     "by_job",
     "job_selector",
     "quote",
+    "recorded_quantile_name",
     "recorded_quantiles",
     "service_panels",
 ]
@@ -70,6 +71,13 @@ class by_job:
         return f"sum by (job, le) (rate({_sel(HTTP + '_bucket', _jobs(jobs))}[{w}]))"
 
     @staticmethod
+    def buckets_by_status(w: str, jobs: Sequence[str] = ()) -> str:
+        """Bucket rates by job, bound and status code: requests, errors and quantiles of
+        the overview's cards from one read of the histogram."""
+        inner = _sel(HTTP + "_bucket", _jobs(jobs))
+        return f"sum by (job, le, http_response_status_code) (rate({inner}[{w}]))"
+
+    @staticmethod
     def cpu(w: str) -> str:
         return f"sum by (job) (rate(process_cpu_seconds_total[{w}]))"
 
@@ -90,12 +98,17 @@ class by_job:
 
     @staticmethod
     def recorded_quantile(name: str) -> str:
-        return f"service:{HTTP}:{name}_rate5m"
+        return recorded_quantile_name(name)
 
     @staticmethod
     def recorded_budget() -> str:
         # Evaluated every 5m: look back two evaluations.
         return "last_over_time(slo:error_budget_remaining:ratio[10m])"
+
+
+def recorded_quantile_name(name: str) -> str:
+    """The generated recording rule of quantile ``name`` (p50, p95, p99)."""
+    return f"service:{HTTP}:{name}_rate5m"
 
 
 def recorded_quantiles(job: str) -> str:

@@ -21,6 +21,7 @@ from watchkeeper.monitor.web.console.context import ConsoleContext
 from watchkeeper.monitor.web.console.quantiles import quantiles_from_buckets
 from watchkeeper.monitor.web.console.queries import (
     LATENCY_PANEL,
+    recorded_quantile_name,
     recorded_quantiles,
     service_panels,
     top_routes,
@@ -67,20 +68,27 @@ def build_service(ctx: ConsoleContext, runner: Runner, view: View, service: str)
     start, end = view.aligned(step)
     w = view.rate_window(step)
     by_section: dict[str, list[Chart]] = {}
-    steps = (end - start) // step + 1
     for section, title, unit, expr in service_panels(service, w):
+        at = (start, end, step)
         if title == LATENCY_PANEL:
-            # The recorded quantiles when the rules engine has them for this range;
-            # else the bucket rates, read once for all three quantiles.
-            matrix = runner.matrix(recorded_quantiles(service), start, end, step)
-            if not matrix.series or len(matrix.series[0].points) * 2 < steps:
+            # The recorded quantiles when the rules engine has them for this range, at
+            # their own resolution (one point per evaluation, nothing in between); else
+            # the bucket rates, read once for all three quantiles.
+            r_step = max(step, ctx.rule_interval_ms(recorded_quantile_name("p99")))
+            r_start, r_end = view.aligned(r_step)
+            matrix = runner.matrix(recorded_quantiles(service), r_start, r_end, r_step)
+            if matrix.series and len(matrix.series[0].points) * 2 >= (
+                (r_end - r_start) // r_step + 1
+            ):
+                at = (r_start, r_end, r_step)
+            else:
                 matrix = quantiles_from_buckets(
                     runner.matrix(expr, start, end, step), start, end, step
                 )
         else:
             matrix = runner.matrix(expr, start, end, step)
         label = _q_label if title == LATENCY_PANEL else series_label
-        chart = to_chart(title, matrix, start, end, step, unit=unit, label=label)
+        chart = to_chart(title, matrix, *at, unit=unit, label=label)
         chart.error = runner.last_error(expr)
         # Golden signals always show (an empty traffic chart is news); others only with data.
         if section == "golden" or not chart.empty or chart.error:

@@ -20,7 +20,7 @@ from watchkeeper.spec.durations import Duration
 from watchkeeper.spec.model import ServiceSpec
 from watchkeeper.spec.slo import SLO, ProbeSLI
 
-__all__ = ["BurnStatus", "SLOStatus", "exhaustion_s", "slo_status"]
+__all__ = ["CURRENT_BURN", "BurnStatus", "SLOStatus", "exhaustion_s", "slo_status"]
 
 CURRENT_BURN = Duration(3600)  # "the current burn": the error ratio of the last hour
 
@@ -107,7 +107,10 @@ def slo_status(
     *,
     chart: bool = True,
     burns: bool = True,
+    rule_interval_ms: int = 60_000,
 ) -> SLOStatus:
+    """The SLO's status at the view's end; ``rule_interval_ms``: how often the rules
+    engine records ``slo:sli_error:ratio_rate1h`` (the chart reads it no finer)."""
     at = view.end_ms
     budget = float(slo.budget)
     period_err = _error_ratio(runner, spec, slo, slo.window, at, period=True)
@@ -143,15 +146,18 @@ def slo_status(
     )
     if chart:
         step = view.step_ms(view.width // 2)
-        start, end = view.aligned(step)
         span = Duration(max(3600, step // 1000))
-        # The recorded 1h ratio when it covers the range, else computed over ``span``.
+        # The recorded 1h ratio when it covers the range (read at its evaluations'
+        # resolution, nothing lies between them), else computed over ``span``.
+        r_step = max(step, rule_interval_ms)
+        start, end = view.aligned(r_step)
         expr = f"{_recorded(spec, slo, f'slo:sli_error:ratio_rate{CURRENT_BURN}')} / {budget!r}"
-        matrix = runner.matrix(expr, start, end, step)
-        covered = matrix.series and len(matrix.series[0].points) * 2 >= (end - start) // step
+        matrix = runner.matrix(expr, start, end, r_step)
+        covered = matrix.series and len(matrix.series[0].points) * 2 >= (end - start) // r_step
         if covered:
-            span = CURRENT_BURN
+            span, step = CURRENT_BURN, r_step
         else:
+            start, end = view.aligned(step)
             expr = f"({error_ratio_expr(spec, slo, span)}) / {budget!r}"
             matrix = runner.matrix(expr, start, end, step)
         status.chart = to_chart(
