@@ -24,7 +24,9 @@ Sections: FastAPI (the targets), Starlette, Flask (WSGI target), and the
 middlewares over a raw ASGI/WSGI callable with no framework, which isolates the
 SDK's own per-request cost from the framework's.
 
-Run: ``.venv/bin/python -m benchmarks.bench_http [--rounds 15] [--requests 1000]``
+Run: ``.venv/bin/python -m benchmarks.bench_http [--rounds 15] [--requests 1000]
+[--only asgi|wsgi]``; ``--drive flask:watchkeeper`` runs one WSGI variant untimed for
+callgrind instruction counts (see ``drive``).
 """
 
 from __future__ import annotations
@@ -634,56 +636,101 @@ def report(title: str, variants: list[Variant], peer: str | None) -> dict[str, f
     return over
 
 
+def drive(target: str, n: int) -> None:
+    """``--drive SECTION:VARIANT``: one checked request, a warm-up, then ``n`` untimed
+    requests through one WSGI variant, for instruction counting: run it under
+    ``valgrind --tool=callgrind`` with N and 3N requests; the difference / 2N is the
+    instructions per request, whatever the load of the machine."""
+    section, _, name = target.partition(":")
+    sections = {"flask": wsgi_variants, "raw-wsgi": raw_wsgi_variants}
+    if section not in sections:
+        raise SystemExit(f"--drive: unknown section {section!r}; pick one of {sorted(sections)}")
+    found = [v for v in sections[section]() if v.name == name]
+    if not found:
+        names = [v.name for v in sections[section]()]
+        raise SystemExit(f"--drive: no variant {name!r} in {section}; pick one of {names}")
+    v = found[0]
+    _check_wsgi(v)
+    _time_wsgi(v, 200)
+    _time_wsgi(v, n)
+    print(f"{v.name}: {v.sent} requests, recorded {v.recorded() if v.recorded else '-'}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--rounds", type=int, default=15, help="interleaved rounds (default 15)")
     parser.add_argument("--requests", type=int, default=1000, help="per variant and round")
+    parser.add_argument(
+        "--only",
+        choices=("all", "asgi", "wsgi"),
+        default="all",
+        help="run only the ASGI (FastAPI, Starlette, raw ASGI) or WSGI (Flask, raw WSGI) "
+        "sections (default: all)",
+    )
+    parser.add_argument(
+        "--drive",
+        metavar="SECTION:VARIANT",
+        help="no timing: run --requests requests through one WSGI variant (e.g. "
+        "'flask:watchkeeper', 'raw-wsgi:bare') for callgrind instruction counts",
+    )
     args = parser.parse_args(argv)
     rounds, n = args.rounds, args.requests
+    if args.drive:
+        drive(args.drive, n)
+        return
+    asgi, wsgi = args.only in ("all", "asgi"), args.only in ("all", "wsgi")
     print(f"bench_http: {rounds} interleaved rounds x {n} requests per variant, GET {ITEM_PATH}")
     print(machine())
     print(revision(SDK_SRC))
     print(f"load average at start: {_load()}")
     print()
 
-    fa = asgi_variants()
-    asyncio.run(_run_asgi(fa, rounds, n))
-    instr = "prometheus-fastapi-instrumentator"
-    over = report("FastAPI (ASGI, in-process driver): median µs per request", fa, instr)
+    targets: list[str] = []
+    if asgi:
+        fa = asgi_variants()
+        asyncio.run(_run_asgi(fa, rounds, n))
+        instr = "prometheus-fastapi-instrumentator"
+        over = report("FastAPI (ASGI, in-process driver): median µs per request", fa, instr)
+        wk, ins = over["watchkeeper"], over[instr]
+        ok = wk <= ASGI_MAX_OVERHEAD_US
+        targets.append(f"  FastAPI watchkeeper overhead {wk:.1f} µs <= 5 µs: {verdict(ok)}")
+        ok = wk <= ASGI_MAX_FRACTION_OF_INSTRUMENTATOR * ins
+        targets.append(
+            f"  FastAPI overhead watchkeeper/instrumentator {wk:.1f}/{ins:.1f} = {wk / ins:.3f}"
+            f" <= 1/6 = {ASGI_MAX_FRACTION_OF_INSTRUMENTATOR:.3f}: {verdict(ok)}"
+        )
 
-    st = starlette_variants()
-    asyncio.run(_run_asgi(st, rounds, n))
-    report("Starlette (ASGI, in-process driver): median µs per request", st, None)
+        st = starlette_variants()
+        asyncio.run(_run_asgi(st, rounds, n))
+        report("Starlette (ASGI, in-process driver): median µs per request", st, None)
 
-    fl = wsgi_variants()
-    _run_wsgi(fl, rounds, n)
-    pfe = "prometheus-flask-exporter"
-    wover = report("Flask (WSGI, in-process driver): median µs per request", fl, pfe)
-
-    wk, ins = over["watchkeeper"], over[instr]
-    wk_f, pf = wover["watchkeeper"], wover[pfe]
+    if wsgi:
+        fl = wsgi_variants()
+        _run_wsgi(fl, rounds, n)
+        pfe = "prometheus-flask-exporter"
+        wover = report("Flask (WSGI, in-process driver): median µs per request", fl, pfe)
+        wk_f, pf = wover["watchkeeper"], wover[pfe]
+        ok = wk_f <= WSGI_MAX_FRACTION_OF_FLASK_EXPORTER * pf
+        targets.append(
+            f"  Flask overhead watchkeeper/prometheus-flask-exporter {wk_f:.1f}/{pf:.1f} ="
+            f" {wk_f / pf:.3f} <= 1/3 = {WSGI_MAX_FRACTION_OF_FLASK_EXPORTER:.3f}: {verdict(ok)}"
+        )
 
     # The middleware alone: no framework under it, so the difference is the SDK's
     # own per-request cost (what to optimise), free of framework noise.
-    ra = raw_asgi_variants()
-    asyncio.run(_run_asgi(ra, rounds, n))
-    report("Raw ASGI callable, no framework (middleware cost alone): median µs/request", ra, None)
-    rw = raw_wsgi_variants()
-    _run_wsgi(rw, rounds, n)
-    report("Raw WSGI callable, no framework (middleware cost alone): median µs/request", rw, None)
+    if asgi:
+        ra = raw_asgi_variants()
+        asyncio.run(_run_asgi(ra, rounds, n))
+        title = "Raw ASGI callable, no framework (middleware cost alone): median µs/request"
+        report(title, ra, None)
+    if wsgi:
+        rw = raw_wsgi_variants()
+        _run_wsgi(rw, rounds, n)
+        title = "Raw WSGI callable, no framework (middleware cost alone): median µs/request"
+        report(title, rw, None)
     print("targets:")
-    ok = wk <= ASGI_MAX_OVERHEAD_US
-    print(f"  FastAPI watchkeeper overhead {wk:.1f} µs <= 5 µs: {verdict(ok)}")
-    ok = wk <= ASGI_MAX_FRACTION_OF_INSTRUMENTATOR * ins
-    print(
-        f"  FastAPI overhead watchkeeper/instrumentator {wk:.1f}/{ins:.1f} = {wk / ins:.3f}"
-        f" <= 1/6 = {ASGI_MAX_FRACTION_OF_INSTRUMENTATOR:.3f}: {verdict(ok)}"
-    )
-    ok = wk_f <= WSGI_MAX_FRACTION_OF_FLASK_EXPORTER * pf
-    print(
-        f"  Flask overhead watchkeeper/prometheus-flask-exporter {wk_f:.1f}/{pf:.1f} ="
-        f" {wk_f / pf:.3f} <= 1/3 = {WSGI_MAX_FRACTION_OF_FLASK_EXPORTER:.3f}: {verdict(ok)}"
-    )
+    for line in targets:
+        print(line)
     print(f"load average at end: {_load()} (a loaded machine inflates every row alike)")
     sys.stdout.flush()
 

@@ -15,7 +15,7 @@ from time import perf_counter
 from typing import Any
 
 from watchkeeper.instrument import faults
-from watchkeeper.instrument._semconv import KNOWN_METHODS, OTHER_METHOD
+from watchkeeper.instrument._semconv import KNOWN_METHODS, OTHER_METHOD, UNMATCHED_ROUTE
 from watchkeeper.instrument.config import Instrumentation
 from watchkeeper.instrument.errors import is_app_error
 from watchkeeper.instrument.hooks import (
@@ -25,6 +25,7 @@ from watchkeeper.instrument.hooks import (
     begin_hooks,
     end_hooks,
 )
+from watchkeeper.instrument.routes import generic_route
 
 __all__ = ["WSGIApp", "WSGIMiddleware"]
 
@@ -71,8 +72,14 @@ class _CountingInput:
         return getattr(self._raw, name)
 
 
-class _Request:
-    """One request's measurements, finished exactly once."""
+class _Exchange:
+    """One request, finished exactly once: its measurements, the ``start_response``
+    handed to the app (a bound method, no closure) and the response iterable given
+    back to the server (``__iter__`` is the generator that passes chunks through).
+
+    Built without ``__init__`` (the middleware fills the slots), so a request costs
+    one allocation here, not a Python call per helper object.
+    """
 
     __slots__ = (
         "body",
@@ -81,39 +88,86 @@ class _Request:
         "inflight",
         "method",
         "mw",
+        "respond",
         "response_bytes",
+        "result",
         "start",
         "started",
         "status",
     )
 
-    def __init__(self, mw: WSGIMiddleware, environ: Environ, method: str, inflight: list[None]):
-        self.mw = mw
-        self.environ = environ
-        self.method = method
-        self.inflight = inflight
-        self.start = perf_counter()
-        self.status = 0
-        self.response_bytes = 0
-        self.done = False
-        self.body: _CountingInput | None = None
-        self.started: Started | None = None
+    mw: WSGIMiddleware
+    environ: Environ
+    method: str
+    inflight: list[None]
+    respond: StartResponse  # the server's start_response
+    start: float
+    status: int
+    response_bytes: int
+    done: bool
+    body: _CountingInput | None
+    started: Started | None
+    result: Iterable[bytes]
+
+    def start_response(self, status: str, headers: Any, exc_info: Any = None) -> Any:
+        try:
+            self.status = int(status[:3])
+            on_start = self.mw.wk.on_start_response
+            if on_start is not None:
+                on_start(self.environ)
+            started = self.started
+            if started is not None and started.headers:
+                present = {str(k).lower() for k, _ in headers}
+                # The app's own value wins (it may set X-Request-ID itself).
+                headers = [*headers, *(h for h in started.headers if h[0].lower() not in present)]
+        except Exception as exc:
+            faults.report("wsgi.status", exc, self.mw.wk.registry)
+        return self.respond(status, headers, exc_info)
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for chunk in self.result:
+                self.response_bytes += len(chunk)
+                yield chunk
+        except GeneratorExit:
+            raise
+        except BaseException as exc:
+            self.finish(exc)
+            raise
+        self.finish(None)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            if not self.done:  # closed before the last chunk: the client went away
+                self.finish(None, status=499)
 
     def finish(self, error: BaseException | None, status: int | None = None) -> None:
         if self.done:
             return
+        duration = perf_counter() - self.start
         self.done = True
         wk = self.mw.wk
+        environ = self.environ
         try:
             self.inflight.pop()
             if error is None:
                 # Flask and Django turn an exception into a 500 themselves; their
                 # exception signal left it here (api.py) so it is not lost.
-                error = self.environ.get("watchkeeper.error")
+                error = environ.get("watchkeeper.error")
             code = status if status is not None else (self.status or 500)
-            request_bytes = self.body.count if self.body is not None else 0
-            route = wk.route_of(self.environ)
-            duration = perf_counter() - self.start
+            body = self.body
+            request_bytes = body.count if body is not None else 0
+            route_of = wk.route_of
+            if route_of is generic_route:  # inlined: no call for what Flask and Django left
+                route = environ.get("watchkeeper.route")
+                if not isinstance(route, str) or not route:
+                    route = UNMATCHED_ROUTE
+            else:
+                route = route_of(environ)
             error_type = type(error).__qualname__ if error is not None else ""
             # Tracing on: the request's span is still current here (hooks end after).
             exemplar = (wk.exemplar_of() or None) if wk.exemplar_of is not None else None
@@ -129,38 +183,6 @@ class _Request:
         if self.started is not None:
             outcome = RequestEnd(route, code, error, duration, request_bytes, self.response_bytes)
             end_hooks(self.started, outcome, wk.registry)
-
-
-class _Body:
-    """The response iterable, passed through chunk by chunk."""
-
-    def __init__(self, result: Iterable[bytes], request: _Request) -> None:
-        self._result = result
-        self._request = request
-        self._exhausted = False
-
-    def __iter__(self) -> Iterator[bytes]:
-        request = self._request
-        try:
-            for chunk in self._result:
-                request.response_bytes += len(chunk)
-                yield chunk
-        except GeneratorExit:
-            raise
-        except BaseException as exc:
-            request.finish(exc)
-            raise
-        self._exhausted = True
-        request.finish(None)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._result, "close", None)
-            if close is not None:
-                close()
-        finally:
-            if not self._exhausted:
-                self._request.finish(None, status=499)
 
 
 def _respond(
@@ -211,41 +233,34 @@ class WSGIMiddleware:
         if inflight is None:
             inflight = self.inflight[method] = wk.http.inflight(method)
         inflight.append(None)
-        request = _Request(self, environ, method, inflight)
+        x = _Exchange()
+        x.mw = self
+        x.environ = environ
+        x.method = method
+        x.inflight = inflight
+        x.respond = start_response
+        x.status = x.response_bytes = 0
+        x.done = False
+        x.body = x.started = None
+        x.start = perf_counter()
         try:
-            raw_input = environ.get("wsgi.input")
-            if raw_input is not None:
-                request.body = environ["wsgi.input"] = _CountingInput(raw_input)
+            # Only a request that may carry a body (a length, or chunked) pays for the
+            # counting wrapper: a GET without either has no body to count.
+            length = environ.get("CONTENT_LENGTH")
+            if (length and length != "0") or "HTTP_TRANSFER_ENCODING" in environ:
+                raw_input = environ.get("wsgi.input")
+                if raw_input is not None:
+                    x.body = environ["wsgi.input"] = _CountingInput(raw_input)
         except Exception as exc:
             faults.report("wsgi.input", exc, wk.registry)
-
-        on_start = wk.on_start_response
-        extra: list[tuple[str, str]] = []
         if self.hooks:  # request ids, spans, error tracking: only when installed
-            started = request.started = begin_hooks(
-                self.hooks, WSGIRequestInfo(method, path, environ), wk.registry
-            )
-            extra = started.headers
-
-        def wrapped_start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
-            try:
-                request.status = int(status[:3])
-                if on_start is not None:
-                    on_start(environ)
-                if extra:
-                    present = {str(k).lower() for k, _ in headers}
-                    # The app's own value wins (it may set X-Request-ID itself).
-                    headers = [*headers, *(h for h in extra if h[0].lower() not in present)]
-            except Exception as exc:
-                faults.report("wsgi.status", exc, wk.registry)
-            return start_response(status, headers, exc_info)
-
+            x.started = begin_hooks(self.hooks, WSGIRequestInfo(method, path, environ), wk.registry)
         try:
-            result = self.app(environ, wrapped_start_response)
+            x.result = self.app(environ, x.start_response)
         except BaseException as exc:
-            request.finish(exc)
+            x.finish(exc)
             raise
-        return _Body(result, request)
+        return x
 
     def _answer(
         self,
