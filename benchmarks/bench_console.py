@@ -5,16 +5,24 @@ stay smooth (server-side min/max per pixel column, then uPlot in headless chromi
 Data: 10 synthetic services (``storage.synthetic``: latency histograms per route,
 method and status, process metrics, queues; realistic jittered 15 s scrapes) for the
 last 24 h, appended straight into a fresh TSDB; one service has a spec with two SLOs,
-so the overview and SLO pages evaluate their 30 d budget queries too. Pages are
-requested through the console's real ASGI app (routes, queries on the in-process
-engine, Jinja rendering, response) with an in-process client, each after one warm-up.
-Target: <= 300 ms per page.
+so the overview and SLO pages evaluate their 30 d budget queries too. Then, as
+``watchkeeper up -f SPEC --target ...`` would have over those 24 h, the series its rules
+engine records: the rule groups ``server.rule_sources`` loads (the spec's generated
+groups, the golden recording rules of the nine spec-less jobs), each recording rule
+at its group's interval (1 m, 5 m for the SLO period) and offset (``record_rules``).
+The same pages are also timed on the data without them, as a secondary table (every
+page reads the raw per-route series: data scraped before the rules ran, or by a
+Prometheus without them); ``--no-rules`` times only that case. Pages are requested
+through the console's real ASGI app (routes, queries on the in-process engine, Jinja
+rendering, response) with an in-process client, each after one warm-up;
+``--data-dir DIR`` keeps DIR/raw and DIR/rules for the next run. Target: <= 300 ms per page.
 
 The smoothness part times uPlot drawing 10 series of 10,000 points each, raw and cut
 to 2 points per pixel column of a 1,200 px chart (what the console sends), in Debian's
 headless chromium (Playwright, the system browser): a frame is 16.7 ms.
 
 Run: .venv/bin/python -m benchmarks.bench_console [--services 10 --routes 3 --hours 24]
+     [--data-dir DIR (kept, reused when built)] [--no-rules] [--skip-browser]
 """
 
 from __future__ import annotations
@@ -43,6 +51,13 @@ from watchkeeper.spec import load_spec
 
 TARGET_MS = 300.0
 FRAME_MS = 1000 / 60
+PATHS = [
+    "/?range=1h",
+    "/?range=1d",
+    "/service?service=svc-0&range=1h",
+    "/service?service=svc-0&range=1d",
+    "/slos?range=1d",
+]
 STATIC = Path(__file__).resolve().parents[1] / "src/watchkeeper/monitor/web/console/static"
 SPEC = """\
 service: svc-0
@@ -80,62 +95,39 @@ def build_data(data_dir: Path, services: int, routes: int, hours: float, end_ms:
 
 
 def record_rules(data_dir: Path, services: int, spec_path: Path, end_ms: int, hours: float) -> int:
-    """What the rules engine records from each service's generated rules, every minute
-    (every 5 minutes for the SLO budget): the latency quantiles the console prefers."""
-    from watchkeeper.generate.slo import error_ratio_expr
-    from watchkeeper.monitor.web.console.quantiles import quantiles_from_buckets
+    """The series ``watchkeeper up -f SPEC --target svc-1=... ...`` records over the data:
+    the very rule groups its rules manager loads (``server.rule_sources``: the spec's
+    generated groups for svc-0, the golden recording rules of the spec-less jobs
+    svc-1..), each recording rule evaluated at its group's interval and hashed offset,
+    in group order. A range query at the group's step is the same evaluation as an
+    instant query per tick (the alert rules write only ALERTS, left out)."""
+    import zlib
 
+    from watchkeeper.monitor.server import MonitorConfig, ScrapeTarget, rule_sources
+
+    targets = [ScrapeTarget(f"svc-{s}", f"http://10.0.{s}.1:8000/metrics") for s in range(services)]
+    config = MonitorConfig(data_dir=data_dir, spec_path=spec_path, targets=targets)
+    default_ms = int(config.evaluation_interval_s * 1000)
     db = open_storage(data_dir, retention_seconds=None)
     engine = build_engine(db)
-    start = end_ms - int(hours * 3600_000) + 300_000
-    start -= start % 60_000
-    end = end_ms - end_ms % 60_000
     written = 0
-
-    def record(name: str, job: str, points: list[tuple[int, float]]) -> int:
-        labels = labels_from({"__name__": name, "job": job, "service": job})
-        return sum(db.append(labels, t, v) for t, v in points)
-
-    for s in range(services):
-        job = f"svc-{s}"
-        count = f'http_server_request_duration_seconds_count{{job="{job}"}}'
-        errors = count.replace("}", ', http_response_status_code=~"5.."}')
-        for name, expr in (
-            ("service:http_server_requests:rate5m", f"sum by (job) (rate({count}[5m]))"),
-            (
-                "service:http_server_request_errors:ratio_rate5m",
-                f"sum by (job) (rate({errors}[5m])) / sum by (job) (rate({count}[5m]))",
-            ),
-        ):
-            for series in engine.range_query(expr, start, end, 60_000).series:
-                written += record(name, job, series.points)
-        buckets = f'http_server_request_duration_seconds_bucket{{job="{job}"}}'
-        rates = engine.range_query(f"sum by (job, le) (rate({buckets}[5m]))", start, end, 60_000)
-        for series in quantiles_from_buckets(rates, start, end, 60_000).series:
-            q = dict(series.labels)["q"]
-            name = f"service:http_server_request_duration_seconds:{q}_rate5m"
-            written += record(name, job, series.points)
-    spec = load_spec(spec_path)
-    for slo in spec.slos:
-        ids = {"service": spec.service, "slo": slo.name}
-        windows = sorted({w for b in slo.burn_windows for w in (b.long, b.short)})
-        for w in windows:  # every 2 minutes (the engine looks back 5)
-            name = f"slo:sli_error:ratio_rate{w}"
-            labels = labels_from({"__name__": name, **ids})
-            for series in engine.range_query(
-                error_ratio_expr(spec, slo, w), start, end, 120_000
-            ).series:
-                written += sum(db.append(labels, t, v) for t, v in series.points)
-        err = engine.range_query(
-            error_ratio_expr(spec, slo, slo.window, "increase"), start, end, 300_000
-        )
-        period = labels_from({"__name__": f"slo:sli_error:ratio_increase{slo.window}", **ids})
-        budget = labels_from({"__name__": "slo:error_budget_remaining:ratio", **ids})
-        for series in err.series:
-            for t, v in series.points:
-                written += db.append(period, t, v)
-                written += db.append(budget, t, 1 - v / float(slo.budget))
-    db.commit()
+    for source in rule_sources(config):
+        for group in source.read():
+            interval = group.interval_ms or default_ms
+            offset = zlib.crc32(f"{group.file}\x00{group.name}".encode()) % interval
+            # The first evaluation 5 minutes into the data, then every interval to the end.
+            first = end_ms - int(hours * 3600_000) + 300_000
+            first += (offset - first) % interval
+            last = end_ms - ((end_ms - offset) % interval)
+            for rule in group.rules:
+                if rule.kind != "record":
+                    continue
+                for series in engine.range_query(rule.expr, first, last, interval).series:
+                    named = dict(series.labels) | {"__name__": rule.name} | dict(rule.labels)
+                    ref = db.ref(labels_from(named))
+                    for t, v in series.points:
+                        written += db.append_refs([ref], t, [v])
+                db.commit()  # later rules of the group read this one's series
     db.close()
     return written
 
@@ -160,6 +152,21 @@ def time_pages(
             size = len(r.content)
         out.append((path, median(times), median(cpu), size))
     return out
+
+
+def time_console(
+    data_dir: Path, spec_path: Path, end_ms: int, repeat: int
+) -> list[tuple[str, float, float, int]]:
+    """The pages of the console's real app over ``data_dir`` (``time_pages``)."""
+    store = open_storage(data_dir, retention_seconds=None)
+    try:
+        deps = ApiDeps(engine=build_engine(store), storage=store, now_ms=lambda: end_ms)
+        ctx = ConsoleContext(api=deps, specs=[load_spec(spec_path)])
+        app = Starlette(routes=console_routes(ctx))
+        with TestClient(app) as client:
+            return time_pages(client, PATHS, repeat)
+    finally:
+        store.close()
 
 
 def smoothness(points: int, series: int, width: int) -> list[tuple[str, int, float, float]]:
@@ -225,40 +232,36 @@ def _main(argv: list[str] | None, work: Path) -> None:
     parser.add_argument(
         "--no-rules",
         action="store_true",
-        help="no recorded rule series: every quantile from the raw buckets",
+        help="only the secondary case: raw series, no recorded rule series",
     )
     args = parser.parse_args(argv)
     print(machine())
     print(f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     data_dir = args.data_dir or work / "data"
-    end_ms = int(time.time() * 1000)
     spec_path = work / "watchkeeper.yaml"
     spec_path.write_text(SPEC)
-    if not (data_dir / ".built").exists():
+    raw_dir, rules_dir = data_dir / "raw", data_dir / "rules"
+    if not (raw_dir / ".built").exists():
+        end_ms = int(time.time() * 1000)
         started = time.perf_counter()
-        samples = build_data(data_dir, args.services, args.routes, args.hours, end_ms)
+        samples = build_data(raw_dir, args.services, args.routes, args.hours, end_ms)
         print(f"built {samples:,} samples in {time.perf_counter() - started:.0f} s")
-        if not args.no_rules:
-            started = time.perf_counter()
-            recorded = record_rules(data_dir, args.services, spec_path, end_ms, args.hours)
-            print(f"recorded {recorded:,} rule samples in {time.perf_counter() - started:.0f} s")
-        (data_dir / ".built").write_text(str(end_ms))
-    end_ms = int((data_dir / ".built").read_text())
-    store = open_storage(data_dir, retention_seconds=None)
-    try:
-        deps = ApiDeps(engine=build_engine(store), storage=store, now_ms=lambda: end_ms)
-        ctx = ConsoleContext(api=deps, specs=[load_spec(spec_path)])
-        app = Starlette(routes=console_routes(ctx))
-        paths = [
-            "/?range=1h",
-            "/?range=1d",
-            "/service?service=svc-0&range=1h",
-            "/service?service=svc-0&range=1d",
-            "/slos?range=1d",
-        ]
-        with TestClient(app) as client:
-            rows = time_pages(client, paths, args.repeat)
-        print(f"\n{args.services} services x {args.hours:g} h, 15 s scrapes, width 1000 px")
+        (raw_dir / ".built").write_text(str(end_ms))
+    end_ms = int((raw_dir / ".built").read_text())
+    if not args.no_rules and not (rules_dir / ".built").exists():
+        shutil.rmtree(rules_dir, ignore_errors=True)
+        shutil.copytree(raw_dir, rules_dir)
+        (rules_dir / ".built").unlink()
+        started = time.perf_counter()
+        recorded = record_rules(rules_dir, args.services, spec_path, end_ms, args.hours)
+        print(f"recorded {recorded:,} rule samples in {time.perf_counter() - started:.0f} s")
+        (rules_dir / ".built").write_text(str(end_ms))
+    cases = [] if args.no_rules else [("with the recorded rule series (watchkeeper up)", rules_dir)]
+    cases.append(("SECONDARY: raw series only, no recorded rule series (--no-rules)", raw_dir))
+    print(f"\n{args.services} services x {args.hours:g} h, 15 s scrapes, width 1000 px")
+    for title, directory in cases:
+        rows = time_console(directory, spec_path, end_ms, args.repeat)
+        print(f"\n{title}")
         print(
             table(
                 ["page", "wall ms", "CPU ms", "HTML+data KiB", f"<= {TARGET_MS:.0f} ms"],
@@ -268,8 +271,6 @@ def _main(argv: list[str] | None, work: Path) -> None:
                 ],
             )
         )
-    finally:
-        store.close()
     if not args.skip_browser:
         draws = smoothness(10_000, 10, 1200)
         print("\nuPlot draw, 10 series x 10,000 points, 1,200 px chart (headless chromium)")
