@@ -86,40 +86,47 @@ def _split_buckets(
     5xx rate (+Inf of 5xx codes), and the bucket rates by (job, le), summed like PromQL's
     ``sum by`` (a point where any input series has one)."""
     n = (end - start) // step + 1
-    sums: dict[tuple[str, str, bool], tuple[np.ndarray, np.ndarray]] = {}
+    groups: dict[tuple[str, str], int] = {}  # (job, le) -> row
+    bad_jobs: dict[str, int] = {}  # job -> row of its 5xx +Inf sum
+    rows, bad_rows, lengths = [], [], []
     for s in raw.series:
-        if not s.points:
-            continue
         labels = dict(s.labels)
+        job, le = labels.get("job", ""), labels.get("le", "")
         code = labels.get("http_response_status_code", "")
-        key = (labels.get("job", ""), labels.get("le", ""), code[:1] == "5" and len(code) == 3)
-        values, present = sums.get(key) or sums.setdefault(key, (np.zeros(n), np.zeros(n, bool)))
-        pts = np.asarray(s.points, dtype=np.float64)
-        idx = np.rint((pts[:, 0] - start) / step).astype(np.int64)
-        ok = (idx >= 0) & (idx < n)
-        np.add.at(values, idx[ok], pts[ok, 1])
-        present[idx[ok]] = True
+        rows.append(groups.setdefault((job, le), len(groups)))
+        is_bad = le == "+Inf" and len(code) == 3 and code[0] == "5"
+        bad_rows.append(bad_jobs.setdefault(job, len(bad_jobs)) if is_bad else -1)
+        lengths.append(len(s.points))
     times = start + np.arange(n, dtype=np.int64) * step
+    if not sum(lengths):
+        return {}, {}, Matrix()
+    pts = np.array([p for s in raw.series for p in s.points], dtype=np.float64)
+    idx = np.rint((pts[:, 0] - start) / step).astype(np.int64)
+    row = np.repeat(np.asarray(rows, dtype=np.int64), lengths)
+    bad = np.repeat(np.asarray(bad_rows, dtype=np.int64), lengths)
+    ok = (idx >= 0) & (idx < n)
+
+    def summed(row_of: np.ndarray, keep: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+        flat = row_of[keep] * n + idx[keep]
+        total = np.bincount(flat, weights=pts[keep, 1], minlength=count * n)
+        seen = np.bincount(flat, minlength=count * n) > 0
+        return total.reshape(count, n), seen.reshape(count, n)
 
     def series(labels: Labels, values: np.ndarray, present: np.ndarray) -> Series:
         at = np.nonzero(present)[0]
         return Series(labels, list(zip(times[at].tolist(), values[at].tolist(), strict=True)))
 
-    by_le: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
-    bad: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for (job, le, is_5xx), (values, present) in sums.items():
-        v, p = by_le.setdefault((job, le), (np.zeros(n), np.zeros(n, bool)))
-        v += values
-        p |= present
-        if is_5xx and le == "+Inf":
-            bad[job] = (values, present)
+    values, present = summed(row, ok, len(groups))
     rps: dict[str, Series] = {}
     buckets = Matrix()
-    for (job, le), (values, present) in sorted(by_le.items()):
-        buckets.series.append(series((("job", job), ("le", le)), values, present))
+    for (job, le), r in sorted(groups.items()):
+        buckets.series.append(series((("job", job), ("le", le)), values[r], present[r]))
         if le == "+Inf":
-            rps[job] = series((("job", job),), values, present)
-    errors = {job: series((("job", job),), v, p) for job, (v, p) in bad.items()}
+            rps[job] = series((("job", job),), values[r], present[r])
+    bad_values, bad_present = summed(bad, ok & (bad >= 0), len(bad_jobs))
+    errors = {
+        job: series((("job", job),), bad_values[r], bad_present[r]) for job, r in bad_jobs.items()
+    }
     return rps, errors, buckets
 
 
