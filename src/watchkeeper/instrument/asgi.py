@@ -33,7 +33,6 @@ from watchkeeper.instrument.hooks import (
     begin_hooks,
     end_hooks,
 )
-from watchkeeper.instrument.http import WAKE_FOLDER_AT
 
 __all__ = ["ASGIApp", "WatchkeeperMiddleware"]
 
@@ -43,6 +42,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Answer = tuple[int, list[tuple[str, str]], bytes]  # a response watchkeeper makes itself
+
+# A request's phases (compared by identity: the cheapest test the interpreter has).
+RUNNING, LAST_CHUNK, RECORDED = "running", "last chunk", "recorded"
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -70,23 +72,29 @@ class WatchkeeperMiddleware:
         self.__watchkeeper__ = instrumentation
         self.inflight: dict[str, list[None]] = {}
         self.metrics_path = instrumentation.metrics_path
-        # Paths answered by watchkeeper itself, never measured: one lookup on the hot path.
-        self.intercepted: dict[str, Callable[[Scope, Receive, Send], Awaitable[None]]] = {}
+        self.http = instrumentation.http
+        self.single_routes: dict[int, tuple[Any, str]] = getattr(
+            instrumentation.route_of, "single", {}
+        )
+        # Paths not measured: the ones watchkeeper answers itself and the excluded
+        # ones, passed through; one lookup on the hot path.
+        self.special: dict[str, ASGIApp] = dict.fromkeys(
+            instrumentation.exclude_paths, self._pass_through
+        )
         if instrumentation.health is not None:
             for health_path in instrumentation.health.paths.all():
-                self.intercepted[health_path] = self._serve_health
+                self.special[health_path] = self._serve_health
         if self.metrics_path is not None:
-            self.intercepted[self.metrics_path] = self._serve_metrics
+            self.special[self.metrics_path] = self._serve_metrics
         if instrumentation.rum is not None:
             for rum_path in instrumentation.rum.paths():
-                self.intercepted[rum_path] = self._serve_rum
+                self.special[rum_path] = self._serve_rum
         if instrumentation.profile is not None:
-            self.intercepted[instrumentation.profile.path] = self._serve_profile
-        self.exclude_paths = instrumentation.exclude_paths
+            self.special[instrumentation.profile.path] = self._serve_profile
         self.hooks = instrumentation.hooks
         self.exemplar_of = instrumentation.exemplar_of
         self.errors = instrumentation.errors
-        self._lag_started = False
+        self._lag_pending = instrumentation.loop_lag  # the loop monitor is not started yet
         self.stream_prefixes = tuple(
             t.encode("latin-1") for t in instrumentation.stream_content_types
         )
@@ -96,42 +104,38 @@ class WatchkeeperMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        wk = self.wk
         path = scope.get("path", "")
-        if path in self.intercepted:
-            await self.intercepted[path](scope, receive, send)
+        special = self.special.get(path)  # ours to answer, or excluded: one lookup
+        if special is not None:
+            await special(scope, receive, send)
             return
-        if path in self.exclude_paths:
-            await self.app(scope, receive, send)
-            return
-        # The hot path, written for the interpreter: closures over a few cells, no
-        # per-request objects, one lock round-trip, every feature's cost paid only
-        # when that feature is in play (body bytes, disconnects, streams).
+        # The hot path, written for the interpreter (docs/benchmarks.md has the
+        # instruction counts): every value the closures share is a cell made per
+        # request, so they share only what changes per request and read the rest from
+        # ``self`` where it is used once; no per-request objects besides the two
+        # closures and the recorded tuple; every feature's cost is paid only when that
+        # feature is in play (body bytes, disconnects, streams, hooks).
         start = perf_counter()
         method = scope.get("method", "GET")
         if method not in KNOWN_METHODS:
             method = OTHER_METHOD
-        http = wk.http
         inflight = self.inflight.get(method)
         if inflight is None:
-            inflight = self.inflight[method] = http.inflight(method)
+            inflight = self.inflight[method] = self.wk.http.inflight(method)
         inflight.append(None)
-        if wk.loop_lag and not self._lag_started:
+        if self._lag_pending:
             self._start_loop_monitor()
-        route_of = wk.route_of
-        pending = http.pending
-        pending_append = pending.append
-        stream_prefixes = self.stream_prefixes
         status = 0
         received = 0
         sent = 0
         disconnected = False
-        recorded = False
-        completing = False  # the last chunk is on its way: a disconnect now is not early
-        stream_start = 0.0
-        started: Started | None = None
-        if self.hooks:  # request ids, spans: only when installed
-            started = self._begin_hooks(scope, method, path)
+        # RUNNING -> LAST_CHUNK (the last chunk is on its way: a disconnect now is not
+        # early) -> RECORDED (measured exactly once)
+        phase = RUNNING
+        head: Message | None = None  # the response head, until the body says if it streams
+        head_at = 0.0
+        stream_start = 0.0  # when set, the response is a stream: measured apart
+        started = self._begin_hooks(scope, method, path) if self.hooks else None
 
         async def wrapped_receive() -> Message:
             nonlocal received, disconnected
@@ -139,17 +143,25 @@ class WatchkeeperMiddleware:
             mtype = message.get("type")
             if mtype == "http.request":
                 received += len(message.get("body") or b"")
-            elif mtype == "http.disconnect" and not completing:
+            elif mtype == "http.disconnect" and phase is RUNNING:
                 disconnected = True
             return message
 
         async def wrapped_send(message: Message) -> None:
-            nonlocal status, sent, stream_start, disconnected, recorded, completing
+            nonlocal status, sent, disconnected, phase, head, head_at, stream_start
             mtype = message.get("type")
             if mtype == "http.response.body":
                 sent += len(message.get("body") or b"")
-                if not message.get("more_body"):
-                    completing = True
+                if message.get("more_body"):
+                    # The first partial chunk tells whether this is a stream: a
+                    # one-chunk response, the common case, never pays the header scan.
+                    if head is not None:
+                        stream_start = self._stream_start(
+                            head, method, scope, status, head_at - start, received
+                        )
+                        head = None
+                else:
+                    phase = LAST_CHUNK
                     if started is not None:
                         started.last_byte_at = perf_counter()
                     try:
@@ -157,48 +169,49 @@ class WatchkeeperMiddleware:
                     except OSError:
                         disconnected = True
                         raise
-                    if not recorded:  # the common ending, inlined: no extra call
-                        recorded = True
+                    if phase is not RECORDED:  # the common ending, inlined: no extra call
+                        phase = RECORDED
                         try:
                             inflight.pop()
                             if stream_start:
-                                http.record_stream(method, route_of(scope), perf_counter() - start)
+                                self.wk.http.record_stream(
+                                    method, self.wk.route_of(scope), perf_counter() - start
+                                )
                             else:  # HTTPMetrics.record, inlined: one tuple appended
-                                route = route_of(scope)
+                                # the route resolver's dict read inline (routes.py)
+                                matched = scope.get("route")
+                                entry = self.single_routes.get(id(matched))
+                                if entry is not None and entry[0] is matched:
+                                    route = entry[1]
+                                else:
+                                    route = self.wk.route_of(scope)
                                 item = (
                                     method, route, 499 if disconnected else status,
                                     self._handled_error(scope, method, route)
                                     if status >= 500 else "",
                                     perf_counter() - start, received, sent,
                                 )  # fmt: skip
-                                pending_append(item)
-                                exemplar_of = self.exemplar_of
-                                if exemplar_of is not None:  # tracing on
+                                http = self.http
+                                pending = http.pending
+                                pending.append(item)
+                                if self.exemplar_of is not None:  # tracing on
                                     # one C call: the request span's labels, falsy if
                                     # unsampled (tracing/exemplars.py)
-                                    labels = exemplar_of()
+                                    labels = self.exemplar_of()
                                     if labels:
                                         http.add_exemplar(item, labels)
-                                if len(pending) > WAKE_FOLDER_AT:
+                                if len(pending) > http.wake_at:
                                     http.backlog()
                         except Exception as exc:
-                            faults.report("asgi.record", exc, wk.registry)
+                            faults.report("asgi.record", exc, self.wk.registry)
                     return
             elif mtype == "http.response.start":
                 status = message.get("status", 0)
                 if started is not None and started.headers:
                     self._add_headers(message, started)
-                if stream_prefixes:
-                    try:
-                        for key, value in message.get("headers") or ():
-                            if key == b"content-type":
-                                if value.lower().startswith(stream_prefixes):
-                                    stream_start = self._record_stream_head(
-                                        method, scope, status, start, received
-                                    )
-                                break
-                    except Exception as exc:
-                        faults.report("asgi.send", exc, wk.registry)
+                head = message  # kept until the body shows whether it streams
+                head_at = perf_counter()  # a stream's answer time (a clock read costs
+                # less than scanning every response's headers here)
             try:
                 await send(message)
             except OSError:
@@ -208,8 +221,12 @@ class WatchkeeperMiddleware:
         try:
             await self.app(scope, wrapped_receive, wrapped_send)
         except BaseException as exc:
-            if not recorded:
-                recorded = True
+            if phase is not RECORDED:
+                phase = RECORDED
+                if head is not None:
+                    stream_start = self._stream_start(
+                        head, method, scope, status, head_at - start, received
+                    )
                 cancelled = isinstance(exc, asyncio.CancelledError)
                 self._finish_abnormally(
                     scope, method, inflight, start, status, received, sent, stream_start,
@@ -220,8 +237,12 @@ class WatchkeeperMiddleware:
             if started is not None:
                 self._end_hooks(started, scope, start, status, exc, received, sent, disconnected)
             raise
-        if not recorded:  # the app returned without completing its response
-            recorded = True
+        if phase is not RECORDED:  # the app returned without completing its response
+            phase = RECORDED
+            if head is not None:
+                stream_start = self._stream_start(
+                    head, method, scope, status, head_at - start, received
+                )
             self._finish_abnormally(
                 scope, method, inflight, start, status, received, sent, stream_start,
                 disconnected, "",
@@ -331,27 +352,33 @@ class WatchkeeperMiddleware:
 
     def _start_loop_monitor(self) -> None:
         # Once per middleware: a server runs one event loop for its life.
-        self._lag_started = True
+        self._lag_pending = False
         try:
             runtime.ensure_loop_monitor(self.wk.registry)
         except Exception as exc:
             faults.report("asgi.loop_lag", exc, self.wk.registry)
 
-    def _record_stream_head(
-        self, method: str, scope: Scope, status: int, start: float, received: int
+    def _stream_start(
+        self, head: Message, method: str, scope: Scope, status: int, to_head: float, received: int
     ) -> float:
-        # The head is the request's answer; the stream is measured apart.
-        now = perf_counter()
-        route = self.wk.route_of(scope)
-        self.wk.http.record(method, route, status, "", now - start, received, 0, self._exemplar())
-        return now
+        """0.0 if ``head`` is not a stream's; else the head is recorded as the request's
+        answer (measured to when it was sent) and the stream, measured apart from then
+        on, starts now (the returned time)."""
+        try:
+            for key, value in head.get("headers") or ():
+                if key == b"content-type":
+                    if not bytes(value).lower().startswith(self.stream_prefixes):
+                        return 0.0
+                    route = self.wk.route_of(scope)
+                    exemplar = self._exemplar()
+                    self.wk.http.record(method, route, status, "", to_head, received, 0, exemplar)
+                    return perf_counter() or 1e-9
+        except Exception as exc:
+            faults.report("asgi.send", exc, self.wk.registry)
+        return 0.0
 
-    def is_stream(self, message: Message) -> bool:
-        # ASGI header names are lowercase bytes: compare bytes, decode nothing.
-        for key, value in message.get("headers") or ():
-            if key == b"content-type":
-                return bytes(value).lower().startswith(self.stream_prefixes)
-        return False
+    async def _pass_through(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
 
     async def _answer(
         self, scope: Scope, send: Send, component: str, respond: Callable[[], Awaitable[Answer]]

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from watchkeeper.instrument._semconv import (
     DURATION_BUCKETS,
@@ -27,6 +28,12 @@ _STATUS = {code: str(code) for code in range(100, 600)}
 WAKE_FOLDER_AT = 256  # pending observations that start the background folder
 FOLD_INTERVAL_S = 0.25
 FOLD_AT = 10_000  # pending observations folded inline if the folder cannot keep up
+
+
+def _call_if_alive(method: weakref.WeakMethod[Callable[[], None]]) -> None:
+    bound = method()
+    if bound is not None:
+        bound()
 
 
 class HTTPMetrics:
@@ -66,6 +73,13 @@ class HTTPMetrics:
 
         self.registry = registry
         self._folder_pid = 0
+        # The pending length at which a request calls backlog(): low until the
+        # background folder runs, then only the inline-fold backstop (the folder
+        # keeps up; a request must not pay a call and a getpid() each time).
+        self.wake_at = WAKE_FOLDER_AT
+        if hasattr(os, "register_at_fork"):  # a forked worker starts without the folder
+            forked = weakref.WeakMethod(self._forked)  # the hook must not keep us alive
+            os.register_at_fork(after_in_child=lambda: _call_if_alive(forked))
         self.pending: deque[Pending] = deque()
         # (the pending observation, exemplar label pairs, unix time): only requests
         # that ran inside a sampled span append here; folded with the observations.
@@ -115,7 +129,7 @@ class HTTPMetrics:
         pending.append(item)
         if exemplar is not None:
             self.exemplars.append((item, exemplar, time.time()))
-        if len(pending) > WAKE_FOLDER_AT:
+        if len(pending) > self.wake_at:
             self.backlog()
 
     def add_exemplar(self, item: Pending, exemplar: str) -> None:
@@ -129,8 +143,12 @@ class HTTPMetrics:
         if self._folder_pid != os.getpid():  # none yet, or we are a forked child
             self._folder_pid = os.getpid()
             threading.Thread(target=self._fold_loop, name="watchkeeper-fold", daemon=True).start()
+            self.wake_at = FOLD_AT
         if len(self.pending) > FOLD_AT:
             self.fold()
+
+    def _forked(self) -> None:
+        self.wake_at = WAKE_FOLDER_AT
 
     def _fold_loop(self) -> None:
         me = os.getpid()

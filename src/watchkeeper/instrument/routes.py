@@ -46,6 +46,10 @@ class StarletteRoutes:
         self._app = app
         # id(route) -> (route kept alive, [(mount-prefix regex or None, template)])
         self._map: dict[int, tuple[Any, list[tuple[re.Pattern[str] | None, str]]]] = {}
+        # id(route) -> (route, template) for routes mounted at one prefix (nearly all):
+        # the ASGI middleware reads it inline, without a call, and calls us for the rest.
+        # Updated in place; the route is kept (and compared) so an id is never stale.
+        self.single: dict[int, tuple[Any, str]] = {}
         self._misses: set[int] = set()
         self.rebuild()
 
@@ -81,6 +85,13 @@ class StarletteRoutes:
             )
             for key, (route, pairs) in found.items()
         }
+        single = {
+            key: (route, pairs[0][1])
+            for key, (route, pairs) in self._map.items()
+            if len(pairs) == 1
+        }
+        self.single.clear()
+        self.single.update(single)
 
     def __call__(self, scope: MutableMapping[str, Any]) -> str:
         route = scope.get("route")
