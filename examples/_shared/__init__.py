@@ -1,0 +1,1 @@
+"""What every example shares: the fault switch and the run-it-on-loopback helper."""

@@ -1,0 +1,173 @@
+"""The examples' end-to-end harness: real processes on 127.0.0.1, traffic, faults, alerts.
+
+An end-to-end test starts an example service (``running_service``), ``watchkeeper
+up`` on its spec (``tests.support.watchkeeper.watchkeeper_up``) with the spec's
+notify receivers pointed at a local webhook ``Sink``, drives bounded traffic in the
+background (``Traffic``), flips the example's faults (``fault``) and waits for the
+alerts the sink receives (``firing`` / ``resolved``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.monitor.notify.sink import Sink, wait_for
+from tests.support.prometheus import free_port
+from tests.support.watchkeeper import watchkeeper_up
+
+__all__ = [
+    "ROOT",
+    "Sink",
+    "Traffic",
+    "alerts_named",
+    "fault",
+    "firing",
+    "free_port",
+    "resolved",
+    "running_service",
+    "wait_for",
+    "wait_http",
+    "watchkeeper_up",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_http(
+    url: str, timeout_s: float = 60.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Poll ``url`` until it answers below 500 (or the process dies)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {process.returncode} first")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f}s")
+
+
+@contextlib.contextmanager
+def running_service(
+    command: Sequence[str],
+    *,
+    ready_url: str,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    timeout_s: float = 60.0,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``command`` (``{python}`` is replaced by this interpreter) from the repo root
+    until ``ready_url`` answers; terminate it (then kill) after. Its output goes to
+    ``log_path``, which a failing test should print."""
+    argv = [sys.executable if part == "{python}" else part for part in command]
+    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=full_env
+        )
+        try:
+            wait_http(ready_url, timeout_s, process)
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def fault(base_url: str, name: str, on: bool = True, value: float | None = None) -> None:
+    """Turn the example's fault ``name`` on or off (examples/_shared/faults.py)."""
+    params = {"value": str(value)} if value is not None else None
+    method = "PUT" if on else "DELETE"
+    response = httpx.request(method, f"{base_url}/_faults/{name}", params=params, timeout=5)
+    response.raise_for_status()
+
+
+class Traffic:
+    """Background requests at a bounded rate until stopped (a context manager).
+
+    ``requests`` are (method, path) pairs or callables returning one, picked at
+    random with a fixed seed; failures are counted, never raised."""
+
+    def __init__(
+        self,
+        base_url: str,
+        requests: Sequence[tuple[str, str] | Callable[[random.Random], tuple[str, str]]],
+        *,
+        rate_per_s: float = 20.0,
+        json: Any = None,
+    ) -> None:
+        self.base_url = base_url
+        self.requests = list(requests)
+        self.interval = 1.0 / rate_per_s
+        self.json = json
+        self.sent = 0
+        self.errors = 0
+        self.statuses: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="traffic", daemon=True)
+
+    def _run(self) -> None:
+        rng = random.Random(7)
+        with httpx.Client(base_url=self.base_url, timeout=10) as client:
+            while not self._stop.is_set():
+                pick = rng.choice(self.requests)
+                method, path = pick(rng) if callable(pick) else pick
+                try:
+                    response = client.request(
+                        method, path, json=self.json if method != "GET" else None
+                    )
+                    self.statuses[response.status_code] = (
+                        self.statuses.get(response.status_code, 0) + 1
+                    )
+                except httpx.HTTPError:
+                    self.errors += 1
+                self.sent += 1
+                self._stop.wait(self.interval)
+
+    def __enter__(self) -> Traffic:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+
+def alerts_named(sink: Sink, name: str, status: str | None = None) -> list[dict[str, Any]]:
+    """Every alert named ``name`` the sink received (of notification ``status``, if given)."""
+    found = []
+    for body in sink.received():
+        for alert in body.get("alerts", []):
+            if alert["labels"].get("alertname") == name and (
+                status is None or alert["status"] == status
+            ):
+                found.append(alert)
+    return found
+
+
+def firing(sink: Sink, name: str, timeout_s: float = 120.0) -> dict[str, Any]:
+    """Wait for alert ``name`` to arrive firing; return it."""
+    alerts = wait_for(lambda: alerts_named(sink, name, "firing"), timeout_s, f"{name} firing")
+    return alerts[-1]  # type: ignore[no-any-return]
+
+
+def resolved(sink: Sink, name: str, timeout_s: float = 180.0) -> dict[str, Any]:
+    """Wait for alert ``name`` to arrive resolved; return it."""
+    alerts = wait_for(lambda: alerts_named(sink, name, "resolved"), timeout_s, f"{name} resolved")
+    return alerts[-1]  # type: ignore[no-any-return]
