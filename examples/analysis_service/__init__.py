@@ -1,0 +1,1 @@
+"""An analysis service (CreativeDynamics, guide seed 001) monitored by watchkeeper."""
