@@ -84,3 +84,24 @@ def test_threads_never_interleave_lines() -> None:
     lines = buffer.getvalue().splitlines()
     assert len(lines) == 800
     assert all(orjson.loads(line)["level"] == "info" for line in lines)
+
+
+def test_threads_writing_to_a_file_never_interleave_lines(tmp_path: Path) -> None:
+    # A BufferedWriter (a file opened "ab", sys.stderr.buffer) is written without our
+    # lock: its own lock must keep every line whole, longer than its buffer included.
+    path = tmp_path / "app.log"
+    with path.open("ab") as file:
+        handler = LineHandler(file, JSONFormatter(truncate=None))
+
+        def write(n: int) -> None:
+            for i in range(100):
+                handler.handle(_record(f"{n}-{i} " + "z" * (10_000 if i % 10 == 0 else 300)))
+
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(path.read_bytes().splitlines()) == 400  # flushed per line, before close
+    messages = {orjson.loads(line)["message"].split()[0] for line in path.read_bytes().splitlines()}
+    assert messages == {f"{n}-{i}" for n in range(4) for i in range(100)}

@@ -8,7 +8,9 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+import orjson
 from opentelemetry.sdk.trace import TracerProvider
 
 import watchkeeper.logs as wlogs
@@ -203,3 +205,21 @@ def test_pydantic_models_are_objects_with_their_secrets_redacted(sink: Sink) -> 
 
     sink.logger.info("signup", extra={"form": Signup(email="a@b.c", password="pw")})
     assert sink.last()["form"] == {"email": "a@b.c", "password": "[REDACTED]"}
+
+
+class _TaggedRecord(logging.LogRecord):
+    """A record class that sets an attribute of its own after LogRecord's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tag = "from-the-subclass"
+
+
+def test_a_record_subclass_keeps_its_extras_in_order() -> None:
+    record = _TaggedRecord("x", logging.INFO, __file__, 1, "%s done", ("job",), None)
+    record.__dict__.update({"b_first": 1, "password": "hunter2", "level": "forged"})
+    line = orjson.loads(JSONFormatter().render(record))
+    assert line["message"] == "job done"
+    assert list(line)[-4:] == ["tag", "b_first", "password", "field_level"]
+    assert line["password"] == "[REDACTED]"
+    assert line["level"] == "info"

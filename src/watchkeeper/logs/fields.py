@@ -17,7 +17,8 @@ import logging
 import sys
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from itertools import islice
 from types import TracebackType
 from typing import Any
 
@@ -52,6 +53,8 @@ _MAX_DEPTH = 8  # nested containers deeper than this (or cyclic) are cut
 _STACK_LIMIT = 32_000  # a stack keeps its innermost frames (the end) when cut
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what orjson can write as a number
 _CARD_MIN = 10**12  # ints this large could be card numbers
+_NAMES_MAX = 4_096
+_LogRecord = logging.LogRecord
 _modules_get = sys.modules.get
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 # ".000Z" … ".999Z": milliseconds by table lookup, a quarter of the cost of formatting
@@ -80,6 +83,8 @@ class FieldBuilder:
             self.limit + 1 if self.limit else no_limit,
         )
         self._ts: tuple[int, str] = (-1, "")
+        # extra= key -> its output name, (name,) if redacted, False if a record attribute
+        self._names: dict[object, str | tuple[str] | bool] = {}
 
     # -- values -------------------------------------------------------------------
 
@@ -158,10 +163,21 @@ class FieldBuilder:
     def from_record(self, record: logging.LogRecord) -> dict[str, Any]:
         # The hot path of every log line: the helpers are inlined where a call would
         # cost more than the work it does.
-        try:
-            message = record.getMessage()
-        except Exception:  # bad %-args: keep what the caller wrote rather than lose the line
-            message = f"{record.msg!s} {record.args!r}"
+        msg = record.msg
+        if type(msg) is str and type(record) is _LogRecord:  # getMessage(), inlined
+            args = record.args
+            if args:
+                try:
+                    message = msg % args
+                except Exception:  # bad %-args: keep what the caller wrote, not lose the line
+                    message = f"{msg} {args!r}"
+            else:
+                message = msg
+        else:
+            try:
+                message = record.getMessage()
+            except Exception:
+                message = f"{record.msg!s} {record.args!r}"
         if len(message) >= self._short:
             if self.redactor is not None:
                 message = self.redactor.text(message)
@@ -193,23 +209,68 @@ class FieldBuilder:
                 out["trace_id"], out["span_id"] = ids
         attrs = record.__dict__
         if len(attrs) > _PLAIN_RECORD_SIZE:  # anything beyond a plain record: extras
-            fields = attrs.get(STRUCTLOG_FIELDS)
-            if fields is not None:
-                self._merge(out, fields)
-            extras = []
-            for key in reversed(attrs):
-                if key == _LAST_INIT_ATTR:
-                    break
-                if key not in _RECORD_ATTRS:
-                    extras.append(key)
-            put = self._put
-            for key in reversed(extras):
-                put(out, key, attrs[key])
+            self._extras(out, record, attrs)
         if record.exc_info:
             out["exception"] = self.exception(record.exc_info)
         if record.stack_info:
             out["stack_info"] = self._stack(record.stack_info)
         return out
+
+    def _extras(
+        self, out: dict[str, Any], record: logging.LogRecord, attrs: dict[str, Any]
+    ) -> None:
+        fields = attrs.get(STRUCTLOG_FIELDS)
+        if fields is not None:
+            self._merge(out, fields)
+        if type(record) is _LogRecord:
+            # LogRecord.__init__ sets the same attributes in the same order every
+            # time, and makeRecord adds the extras after them.
+            keys: Iterable[str] = islice(attrs, _PLAIN_RECORD_SIZE, None)
+        else:  # a subclass may set more, or fewer: find where __init__'s end
+            found = []
+            for key in reversed(attrs):
+                if key == _LAST_INIT_ATTR:
+                    break
+                found.append(key)
+            keys = reversed(found)
+        names = self._names
+        short = self._short
+        for key in keys:
+            name = names.get(key)
+            if name is None:
+                name = self._name(key)
+            if type(name) is not str:
+                if name:  # (name,): a secret-looking key
+                    out[name[0]] = REDACTED  # type: ignore[index]
+                continue
+            # _put(), inlined for the common scalar values
+            value = attrs[key]
+            kind = type(value)
+            if kind is str:
+                out[name] = value if len(value) < short else self.text(value)
+            elif kind is int:
+                out[name] = value if 0 <= value < _CARD_MIN else self._big_int(value)
+            elif kind is float or kind is bool or value is None:
+                out[name] = value
+            else:
+                out[name] = self.clean(value)
+
+    def _name(self, key: object) -> str | tuple[str] | bool:
+        """What an extra's key becomes: its output name, ``(name,)`` when its value is
+        to be redacted, ``False`` for the record's own attributes (remembered)."""
+        if key in _RECORD_ATTRS:
+            result: str | tuple[str] | bool = False
+        else:
+            name = key if type(key) is str else str(key)
+            if name in CORE_FIELDS:
+                name = f"field_{name}"
+            secret = self._secret
+            result = (name,) if secret is not None and secret(name) else name
+        names = self._names
+        if len(names) >= _NAMES_MAX:
+            names.clear()  # bounded: pathological key churn cannot grow it
+        names[key] = result
+        return result
 
     def _context(self, out: dict[str, Any]) -> None:
         if self.service is not None:

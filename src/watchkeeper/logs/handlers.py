@@ -3,8 +3,13 @@
 Why not ``StreamHandler``/``RotatingFileHandler``: both format to ``str`` and encode
 again, format inside the handler lock (serialising every thread's formatting), and
 ``RotatingFileHandler.shouldRollover`` formats every record a second time just to
-measure it. These render once, outside the lock, and hold the lock only to write.
-Each line is flushed, as the stdlib handlers do: a crash must not eat the last lines.
+measure it. These render once, outside the lock, and hold the lock only to write;
+to a ``BufferedWriter`` (``sys.stderr.buffer``, a file opened ``"ab"``) or a
+``BytesIO`` they take no lock of their own at all: those objects hold their own lock
+for a whole ``write()``, so one line, written in one call, is never torn or
+interleaved. Each line is flushed, as the stdlib handlers do: a crash (or a worker
+ended with ``os._exit``) must not eat the last lines, and a quiet service's lines
+must not wait in a buffer.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import IO, Any
 __all__ = ["LineHandler", "RotatingFileHandler"]
 
 Render = Callable[[logging.LogRecord], bytes]
+# C types whose write() holds their own lock for the whole call, and writes it all.
+_SELF_LOCKING = (io.BufferedWriter, io.BytesIO)
 
 
 def _renderer(formatter: logging.Formatter | None) -> Render:
@@ -40,6 +47,10 @@ class LineHandler(logging.Handler):
         self._binary: IO[bytes] | None = buffer if buffer is not None else _binary_or_none(stream)
         self._write_lock = threading.Lock()
         self._plain = type(self).write is LineHandler.write  # no subclass changed how to write
+        # Where a line goes without our lock: see the module's docstring.
+        self._direct: IO[bytes] | None = (
+            self._binary if self._plain and type(self._binary) in _SELF_LOCKING else None
+        )
         self._render: Render = _renderer(None)
         if formatter is not None:
             self.setFormatter(formatter)
@@ -58,6 +69,14 @@ class LineHandler(logging.Handler):
             line = self._render(record)
         except Exception:
             self.handleError(record)
+            return True
+        direct = self._direct
+        if direct is not None:
+            try:
+                direct.write(line)
+                direct.flush()
+            except Exception:
+                self.handleError(record)
             return True
         with self._write_lock:
             try:
