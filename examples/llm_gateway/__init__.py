@@ -1,0 +1,1 @@
+"""The LLM gateway example (guide seed 003): see README.md and app.py."""
