@@ -33,7 +33,14 @@ output is parsed once first, to prove it writes what it claims.
 thread or process info in records) to every variant: stdlib's own per-record cost
 shrinks, which shows how much of each total is the formatter's.
 
-Run: ``.venv/bin/python -m benchmarks.bench_logs [--rounds 15] [--lines 20000] [--tuned-stdlib]``
+``--sink devnull`` writes every variant to one real file object on ``/dev/null``
+instead: a line-buffered ``TextIOWrapper`` like ``sys.stderr`` (watchkeeper and
+structlog write to its ``.buffer``, as ``configure(stream=sys.stderr)`` does), so
+the real C write paths and one ``write(2)`` per line (every variant flushes each
+line) are in every number.
+
+Run: ``.venv/bin/python -m benchmarks.bench_logs [--rounds 15] [--lines 20000]
+[--tuned-stdlib] [--sink null|devnull]``
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ import argparse
 import gc
 import io
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -223,8 +231,13 @@ def check_outputs() -> list[str]:
     return notes
 
 
-def run(rounds: int, lines: int) -> list[Variant]:
-    variants = build(NullBytes(), NullText())
+def run(rounds: int, lines: int, sink: str = "null") -> list[Variant]:
+    if sink == "devnull":
+        text: Any = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (process-long)
+        text.reconfigure(line_buffering=True)  # as sys.stderr is
+        variants = build(text.buffer, text)
+    else:
+        variants = build(NullBytes(), NullText())
     for variant in variants:  # warm up
         variant.setup()
         for _ in range(2_000):
@@ -285,6 +298,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="apply the logging HOWTO's 'Optimization' settings for every variant "
         "(no caller, thread or process info in records)",
     )
+    parser.add_argument(
+        "--sink",
+        choices=("null", "devnull"),
+        default="null",
+        help="null: in-memory sinks that discard; devnull: one real file object on /dev/null",
+    )
     args = parser.parse_args(argv)
     if args.tuned_stdlib:
         # Documented in the logging HOWTO ("Optimization"); the same for every variant.
@@ -296,14 +315,17 @@ def main(argv: Sequence[str] | None = None) -> None:
             "stdlib tuned: logging._srcfile = None, logThreads/logProcesses/"
             "logMultiprocessing = False (all variants)"
         )
-    print(f"bench_logs: {args.rounds} rounds x {args.lines} lines per variant, thread CPU time")
+    print(
+        f"bench_logs: {args.rounds} rounds x {args.lines} lines per variant, thread CPU time, "
+        f"sink {args.sink}"
+    )
     print(machine())
     print(revision("src/watchkeeper/logs"))
     print()
     for note in check_outputs():
         print("checked", note)
     print()
-    variants = {v.name: v for v in run(args.rounds, args.lines)}
+    variants = {v.name: v for v in run(args.rounds, args.lines, args.sink)}
     wk = variants["watchkeeper"]
     rows = []
     for v in variants.values():
