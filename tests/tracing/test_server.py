@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -11,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 import watchkeeper
+from tests.instrument.conftest import value
 from tests.tracing.apps import Client, fastapi_app, flask_app
 from tests.tracing.conftest import hex_ids, server_spans
 from watchkeeper.instrument.registry import Registry
@@ -257,3 +259,57 @@ def test_attribute_values_from_the_request_are_bounded(spans: InMemorySpanExport
     attrs = dict(server.attributes or {})
     assert attrs["url.path"] == "/" + "a" * 2047
     assert attrs["user_agent.original"] == "u" * 512
+
+
+def _decisions_after_requests(n: int) -> list[object]:
+    """Call an instrumented raw ASGI app ``n`` times in this one context; return the
+    request decision the context holds after each request."""
+    import asyncio
+
+    from watchkeeper.tracing.setup import REQUEST_DECISION
+
+    async def inner(scope: object, receive: object, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b""}
+
+    async def send(message: object) -> None:
+        pass
+
+    app = watchkeeper.instrument(inner, registry=Registry())
+
+    async def run() -> list[object]:
+        seen: list[object] = []
+        for _ in range(n):
+            await app({"type": "http", "method": "GET", "path": "/x", "headers": []}, receive, send)
+            seen.append(REQUEST_DECISION.get())
+        return seen
+
+    return asyncio.run(run())
+
+
+def test_dropped_requests_leave_no_decision_behind() -> None:
+    # The ASGI fast path for a request the draw drops sets the decision for the
+    # request and resets it at its end: code after the request samples normally.
+    exporter = InMemorySpanExporter()
+    setup.configure(exporter, batch=False, sample_ratio=0.0)
+    assert _decisions_after_requests(3) == [None, None, None]
+    assert exporter.get_finished_spans() == ()
+
+
+def test_a_failing_fast_path_falls_back_to_the_full_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    exporter = InMemorySpanExporter()
+    setup.configure(exporter, batch=False, sample_ratio=1.0)
+
+    def broken(self: ServerSpanHook, scope: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ServerSpanHook, "skip_asgi", broken)
+    registry = Registry()
+    c = Client(watchkeeper.instrument(fastapi_app(), registry=registry), base_url="http://x")
+    assert c.get("/items/7").status_code == 200
+    assert len(server_spans(exporter)) == 1  # the span was still made, by begin()
+    faults = value(registry, "watchkeeper_internal_errors_total", component="hooks.begin")
+    assert faults == 1

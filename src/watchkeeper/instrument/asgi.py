@@ -30,6 +30,7 @@ from watchkeeper.instrument.hooks import (
     ASGIRequestInfo,
     RequestEnd,
     Started,
+    asgi_skip_of,
     begin_hooks,
     end_hooks,
 )
@@ -92,6 +93,7 @@ class WatchkeeperMiddleware:
         if instrumentation.profile is not None:
             self.special[instrumentation.profile.path] = self._serve_profile
         self.hooks = instrumentation.hooks
+        self.skip = asgi_skip_of(self.hooks)
         self.exemplar_of = instrumentation.exemplar_of
         self.errors = instrumentation.errors
         self._lag_pending = instrumentation.loop_lag  # the loop monitor is not started yet
@@ -135,7 +137,16 @@ class WatchkeeperMiddleware:
         head: Message | None = None  # the response head, until the body says if it streams
         head_at = 0.0
         stream_start = 0.0  # when set, the response is a stream: measured apart
-        started = self._begin_hooks(scope, method, path) if self.hooks else None
+        started = skipped = None
+        if self.hooks:  # request ids, spans: only when installed
+            skip = self.skip
+            if skip is not None:  # one hook, with a fast path (hooks.py)
+                try:
+                    skipped = skip(scope)
+                except Exception as exc:
+                    faults.report("hooks.begin", exc, self.wk.registry)
+            if skipped is None:
+                started = self._begin_hooks(scope, method, path)
 
         async def wrapped_receive() -> Message:
             nonlocal received, disconnected
@@ -236,6 +247,8 @@ class WatchkeeperMiddleware:
                 self._track(exc, scope, method)
             if started is not None:
                 self._end_hooks(started, scope, start, status, exc, received, sent, disconnected)
+            elif skipped is not None:
+                skipped.var.reset(skipped)
             raise
         if phase is not RECORDED:  # the app returned without completing its response
             phase = RECORDED
@@ -249,6 +262,8 @@ class WatchkeeperMiddleware:
             )  # fmt: skip
         if started is not None:
             self._end_hooks(started, scope, start, status, None, received, sent, disconnected)
+        elif skipped is not None:
+            skipped.var.reset(skipped)
 
     def _begin_hooks(self, scope: Scope, method: str, path: str) -> Started:
         started = begin_hooks(self.hooks, ASGIRequestInfo(method, path, scope), self.wk.registry)

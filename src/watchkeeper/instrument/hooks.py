@@ -15,23 +15,32 @@ callables (the structlog habit: extension points are functions, not frameworks):
 
 Hooks cost nothing when none are installed: the middleware checks one attribute.
 Every call is guarded: a faulty hook is reported and skipped, the request goes on.
+
+A hook that is often a no-op for a request (the server-span hook for a request
+its sampler drops) may also define ``skip_asgi(scope) -> contextvars.Token | None``:
+the ASGI middleware, when that hook is the only one, calls it first; a Token means
+"nothing else to do for this request but reset this context variable at its end"
+(no request object, no ``begin``/``end``), None means "take the full path".
 """
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
+from contextvars import Token
 from typing import Any, Protocol
 
 from watchkeeper.instrument import faults
 from watchkeeper.instrument.registry import Registry
 
 __all__ = [
+    "ASGISkip",
     "ASGIRequestInfo",
     "RequestEnd",
     "RequestHook",
     "RequestInfo",
     "Started",
     "WSGIRequestInfo",
+    "asgi_skip_of",
     "begin_hooks",
     "end_hooks",
 ]
@@ -178,6 +187,7 @@ class RequestEnd:
 
 
 class RequestHook(Protocol):
+    # optional: skip_asgi(scope) -> contextvars.Token | None (see the module docstring)
     def begin(self, request: RequestInfo) -> Any: ...
 
     def response_headers(self, state: Any) -> Sequence[tuple[str, str]]: ...
@@ -195,6 +205,18 @@ class Started:
         self.headers: list[tuple[str, str]] = []
         self.encoded: list[tuple[bytes, bytes]] = []  # the headers as ASGI wants them
         self.last_byte_at = 0.0
+
+
+# A hook's skip_asgi: the ASGI scope -> a Token to reset at the request's end, or None.
+ASGISkip = Callable[[MutableMapping[str, Any]], "Token[Any] | None"]
+
+
+def asgi_skip_of(hooks: Sequence[RequestHook]) -> ASGISkip | None:
+    """The fast path of the only hook, if it has one (see the module docstring)."""
+    if len(hooks) != 1:
+        return None
+    skip = getattr(hooks[0], "skip_asgi", None)
+    return skip if callable(skip) else None
 
 
 def begin_hooks(hooks: Sequence[RequestHook], request: RequestInfo, registry: Registry) -> Started:

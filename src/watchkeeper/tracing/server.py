@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import random
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from contextvars import Token
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +43,7 @@ __all__ = ["ServerSpanHook", "exemplar_source_for", "tracing_wanted"]
 _MAX_USER_AGENT = 512  # attribute values are bounded like every other input
 _MAX_PATH = 2048
 _DECISION = setup.REQUEST_DECISION
+_DRAW_WON = "watchkeeper.trace_draw_won"  # scope key: skip_asgi drew "sample" already
 _STATE = setup._state
 
 
@@ -83,6 +84,27 @@ class ServerSpanHook:
             self._fixed = (tracer, setup.ratio_of(tracer_provider))
         self._global = trace.get_tracer(setup.INSTRUMENTATION_NAME, __version__)
 
+    def skip_asgi(self, scope: MutableMapping[str, Any]) -> Token[bool | str | None] | None:
+        """The whole tracing of an ASGI request the draw drops: one header scan, one
+        random draw, one context-variable set (the Token, reset by the middleware at
+        the end). None when the request gets a span (begin() follows and does not draw
+        again: the scope says the draw was won) or may get one (incoming context)."""
+        fixed = self._fixed
+        if fixed is None:
+            current = _STATE.setup
+            ratio = current.ratio if current else None
+        else:
+            ratio = fixed[1]
+        if ratio is None or not self._w3c:
+            return None
+        for key, _ in scope.get("headers") or ():
+            if key == b"traceparent":
+                return None
+        if ratio < 1.0 and random.random() >= ratio:
+            return _DECISION.set(False)
+        scope[_DRAW_WON] = True
+        return None
+
     def begin(self, request: RequestInfo) -> _Traced | Token[bool | str | None]:
         # Written for the unsampled request: a few attribute loads, one header scan,
         # one random draw, one contextvar set; no OpenTelemetry call, no Python call.
@@ -103,7 +125,7 @@ class ServerSpanHook:
             else:
                 root = request.header("traceparent") is None
         if root and ratio is not None:
-            if ratio < 1.0 and random.random() >= ratio:
+            if ratio < 1.0 and not request.raw.get(_DRAW_WON) and random.random() >= ratio:
                 return _DECISION.set(False)  # the state: only the decision to undo
             decision = _DECISION.set(True)  # the sampler samples this root span
             parent = None
