@@ -25,7 +25,10 @@ typecheck: $(BIN)/.installed
 test: $(BIN)/.installed system lint typecheck
 	$(BIN)/pytest -q
 
-demo: $(BIN)/.installed
+# Two examples (and their fake upstreams), `watchkeeper up` on their specs, traffic, a
+# fault after a minute; DEMO_SECONDS (default 300) bounds it, Ctrl-C stops it cleanly.
+# `system` starts PostgreSQL and Redis on 127.0.0.1 (llm_gateway needs both).
+demo: $(BIN)/.installed system
 	$(BIN)/python examples/demo.py
 
 bench: $(BIN)/.installed system
