@@ -148,6 +148,12 @@ def _monitor_alerts(monitor: str) -> dict[str, list[dict[str, Any]]]:
     return by_name
 
 
+def _health(service: str) -> dict[str, Any]:
+    response = httpx.get(f"{service}/health/detailed", timeout=10)
+    assert response.status_code == 200, response.text  # healthy or degraded, never 503
+    return response.json()  # type: ignore[no-any-return]
+
+
 def _log_lines(path: Path) -> list[dict[str, Any]]:
     lines = []
     for raw in path.read_text(errors="replace").splitlines():
@@ -259,7 +265,7 @@ def test_faults_page_the_pager_and_warn_the_chat(tmp_path: Path) -> None:
             60,
             "analyses counted by the monitor",
         )
-        assert httpx.get(f"{service}/health/detailed", timeout=10).json()["status"] == "healthy"
+        assert _health(service)["status"] == "healthy"
         assert not pager.received()
         assert not chat.received()
 
@@ -267,19 +273,18 @@ def test_faults_page_the_pager_and_warn_the_chat(tmp_path: Path) -> None:
         fault(service, "analysis_slow", value=3.0)
         fault(upstream, "slow", value=0.75)
 
-        # The dependency fault shows in the service's own health report ...
+        # The dependency fault shows in the service's own health report (retried: on a
+        # loaded machine one run may time out instead of answering slowly) ...
         report = wait_for(
             lambda: (
-                (r := httpx.get(f"{service}/health/detailed", timeout=10).json())["status"]
-                == "degraded"
+                (r := _health(service))["status"] == "degraded"
+                and "over max_latency 500 ms" in (r["checks"]["data-api"]["error"] or "")
                 and r
             ),
             30,
-            "/health/detailed degraded",
+            "/health/detailed degraded by the data API's latency",
         )
-        data_api = report["checks"]["data-api"]
-        assert data_api["status"] == "fail"
-        assert "over max_latency 500 ms" in data_api["error"]
+        assert report["checks"]["data-api"]["status"] == "fail"
         assert report["checks"]["memory"]["status"] == "pass"
 
         # ... and every alert at its receiver.
@@ -332,9 +337,7 @@ def test_faults_page_the_pager_and_warn_the_chat(tmp_path: Path) -> None:
             "AnalysisSlow resolved for the three datasets",
         )
         wait_for(
-            lambda: (
-                httpx.get(f"{service}/health/detailed", timeout=10).json()["status"] == "healthy"
-            ),
+            lambda: _health(service)["status"] == "healthy",
             30,
             "/health/detailed healthy again",
         )
