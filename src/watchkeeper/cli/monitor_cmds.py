@@ -20,6 +20,7 @@ from watchkeeper.errors import ConfigurationError, QueryError, SpecError, Storag
 if TYPE_CHECKING:
     from watchkeeper.monitor.probe import ProbeConfig
     from watchkeeper.monitor.promql.value import Value
+    from watchkeeper.monitor.remote_write import RemoteWriteConfig
     from watchkeeper.monitor.server import MonitorConfig, ScrapeTarget, Store
 
 __all__ = ["query", "tsdb", "up"]
@@ -104,6 +105,25 @@ def _parse_probe(text: str, interval_s: float) -> ProbeConfig:
         raise click.BadParameter(str(exc), param_hint="--probe") from None
 
 
+def _remote_write_configs(
+    urls: tuple[str, ...], token_file: Path | None
+) -> list[RemoteWriteConfig]:
+    from watchkeeper.monitor.remote_write import RemoteWriteConfig
+
+    token = None
+    if token_file is not None:
+        token = token_file.read_text(encoding="utf-8").strip()
+        if not token:
+            raise click.BadParameter(
+                f"{token_file} is empty; write the token into it",
+                param_hint="--remote-write-bearer-token-file",
+            )
+    try:
+        return [RemoteWriteConfig(url, bearer_token=token) for url in urls]
+    except ValueError as exc:  # names the URL (without credentials) and the fix
+        raise click.BadParameter(str(exc), param_hint="--remote-write") from None
+
+
 @click.command()
 @click.option(
     "--data-dir",
@@ -186,6 +206,20 @@ def _parse_probe(text: str, interval_s: float) -> ProbeConfig:
     help="Also send every alert to this external Alertmanager (repeatable).",
 )
 @click.option(
+    "--remote-write",
+    "remote_write_urls",
+    multiple=True,
+    metavar="URL",
+    help="Send every scraped and recorded sample to this Prometheus remote write receiver "
+    "(repeatable; http://user:password@host/... for basic auth; see docs/remote_write.md).",
+)
+@click.option(
+    "--remote-write-bearer-token-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="File whose content is sent as 'Authorization: Bearer' to every --remote-write URL.",
+)
+@click.option(
     "--rules",
     "rule_files",
     multiple=True,
@@ -238,6 +272,8 @@ def up(
     query_max_samples: int,
     token: str | None,
     alertmanager_urls: tuple[str, ...],
+    remote_write_urls: tuple[str, ...],
+    remote_write_bearer_token_file: Path | None,
     rule_files: tuple[Path, ...],
     spec_rules: bool,
     evaluation_interval: str,
@@ -286,6 +322,7 @@ def up(
             )
         conditions.setdefault(job, []).append(condition.strip())
     token, generated = resolve_token(host, token)
+    remote_write = _remote_write_configs(remote_write_urls, remote_write_bearer_token_file)
     config = MonitorConfig(
         data_dir=data_dir,
         host=host,
@@ -298,6 +335,7 @@ def up(
         probe_conditions=conditions,
         spec_path=spec_file,
         alertmanager_urls=alertmanager_urls,
+        remote_write=remote_write,
         query_timeout_s=_duration_s(query_timeout, "--query-timeout"),
         query_max_samples=query_max_samples,
         rule_files=list(rule_files),

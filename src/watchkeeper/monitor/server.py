@@ -38,6 +38,7 @@ from watchkeeper.monitor.web.targets import TargetView
 if TYPE_CHECKING:
     from watchkeeper.monitor.notify import Notifier
     from watchkeeper.monitor.probe import ProbeManager
+    from watchkeeper.monitor.remote_write import RemoteWriteConfig, RemoteWriter
     from watchkeeper.monitor.rules import GroupSpec, RulesManager, RuleSource
     from watchkeeper.monitor.scrape import ScrapeManager
 
@@ -118,6 +119,8 @@ class MonitorConfig:
     alert_resend_delay_s: float = 60.0
     alert_for_outage_tolerance_s: float = 3600.0
     alert_for_grace_period_s: float = 600.0
+    # Prometheus remote write receivers that get every committed sample (--remote-write).
+    remote_write: Sequence[RemoteWriteConfig] = ()
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -244,16 +247,22 @@ class Monitor:
             )
         self.scrapes: ScrapeManager | None = None
         self.probes: ProbeManager | None = None
+        # What scrapes, probes and rules append to: the store, or the store plus a copy of
+        # each committed batch for the remote write queues.
+        self.remote_writers: list[RemoteWriter] = []
+        self.appendable: Appendable = self.store
+        if config.remote_write:
+            self.appendable = _remote_write(self, config.remote_write)
         # Scrapes and probes append to one store: one writer at a time, through this lock.
         writer_lock = threading.RLock()
         try:
             if config.targets:
-                self.scrapes = _scrape_manager(self.store, config.targets, writer_lock)
+                self.scrapes = _scrape_manager(self.appendable, config.targets, writer_lock)
             probes = _with_conditions(
                 [*config.probes, *_health_probes(config.targets)], config.probe_conditions
             )
             if probes:
-                self.probes = _probe_manager(self.store, probes, writer_lock)
+                self.probes = _probe_manager(self.appendable, probes, writer_lock)
             self.notifier: Notifier = build_notifier(config)
             self.metrics.add_stats(
                 "watchkeeper_notify", self.notifier.stats, lambda key: key.endswith("_total")
@@ -324,6 +333,8 @@ class Monitor:
 
     async def start(self) -> None:
         await self.notifier.start()
+        for writer in self.remote_writers:
+            writer.start()
         if self.scrapes is not None:
             self._scrape_task = asyncio.create_task(self.scrapes.run(), name="watchkeeper-scrape")
         if self.probes is not None:
@@ -354,6 +365,11 @@ class Monitor:
                 except Exception:  # a broken loop must not keep the store from closing
                     log.exception("watchkeeper: the %s loop failed while stopping", name)
         finally:
+            for writer in self.remote_writers:  # sends what is queued, up to its flush deadline
+                try:
+                    await asyncio.to_thread(writer.stop)
+                except Exception:
+                    log.exception("watchkeeper: remote write %s failed to stop", writer.config.name)
             try:
                 await self.notifier.stop()
             except Exception:  # pending notifications stay in the outbox for the next start
@@ -459,7 +475,7 @@ def _rules_manager(monitor: Monitor, writer_lock: threading.RLock) -> RulesManag
     return RulesManager(
         sources,
         query=monitor.engine.instant_query,
-        appendable=monitor.store,
+        appendable=monitor.appendable,
         queryable=monitor.store,
         write_lock=writer_lock,
         # Late-bound, so whoever replaces Monitor.notify gets the alerts.
@@ -513,6 +529,18 @@ def _origin_check(app: ASGIApp) -> ASGIApp:
     from watchkeeper.monitor.web.console.security import OriginCheckMiddleware
 
     return OriginCheckMiddleware(app)
+
+
+def _remote_write(monitor: Monitor, configs: Sequence[RemoteWriteConfig]) -> Appendable:
+    from watchkeeper.monitor.remote_write import (
+        RemoteWriteAppendable,
+        RemoteWriteCollector,
+        RemoteWriter,
+    )
+
+    monitor.remote_writers = [RemoteWriter(c) for c in configs]
+    monitor.metrics.registry.register(RemoteWriteCollector(monitor.remote_writers))
+    return RemoteWriteAppendable(monitor.store, monitor.remote_writers)
 
 
 def _scrape_manager(
