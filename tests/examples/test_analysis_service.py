@@ -321,6 +321,14 @@ def test_faults_page_the_pager_and_warn_the_chat(tmp_path: Path) -> None:
         )
         assert {r["metric"]["reason"] for r in reasons} == {"model"}
         assert _query(monitor, 'watchkeeper_health_check_status{check="data-api"} == 0')
+        # the guide's dashboard panels, as the README writes them: analyses pile up while
+        # slow, and bytes keep being processed
+        wait_for(
+            lambda: _query(monitor, 'sum(jobs_active{job="analysis",job_name="analysis"}) > 3'),
+            30,
+            "active analyses piling up",
+        )
+        assert _query(monitor, 'sum(rate(job_processed_bytes_total{job="analysis"}[10s])) > 0')
 
         # Faults cleared: every alert resolves, at the receiver it fired at.
         fault(service, "analysis_fail", on=False)
