@@ -56,9 +56,20 @@ from watchkeeper import cache, health
 from watchkeeper.instrument import Registry
 from watchkeeper.instrument.exposition import render
 
-__all__ = ["FAULTS", "REASONS", "Backends", "Settings", "at_port", "create_app", "ensure_database"]
+__all__ = [
+    "CHECK_TIMEOUT_S",
+    "FAULTS",
+    "REASONS",
+    "Backends",
+    "Faults",
+    "Settings",
+    "at_port",
+    "create_app",
+    "ensure_database",
+]
 
 REASONS = ("upstream", "database", "redis")  # why a task failed
+CHECK_TIMEOUT_S = 0.5
 EXPORTER_PATHS = ("/_exporters/postgres", "/_exporters/redis")
 KEY = re.compile(r"^sk-[A-Za-z0-9_-]{8,100}$")
 SCHEMA = """CREATE TABLE IF NOT EXISTS llm_gateway_tasks (
@@ -275,8 +286,9 @@ def create_app(settings: Settings, faults: Faults = FAULTS) -> FastAPI:
         system_metrics=True,  # host memory for HighMemory (the guide: container memory)
         access_log=True,
         exclude_paths=EXPORTER_PATHS,
+        # 0.5 s: under the generated probes' timeout (Kubernetes' default, 1 s)
         checks=[
-            health.postgres(backends.engine, timeout=1.0),
-            health.redis(backends.redis, timeout=1.0),
+            health.postgres(backends.engine, timeout=CHECK_TIMEOUT_S),
+            health.redis(backends.redis, timeout=CHECK_TIMEOUT_S),
         ],
     )
