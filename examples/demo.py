@@ -60,7 +60,7 @@ SCRAPE = "2s"
 EVALUATION = "5s"
 ALERT_FOR = "20s"
 
-Request = tuple[str, str, Any]  # method, path, JSON body (or None)
+Request = tuple[str, str, Any, dict[str, str]]  # method, path, JSON body (or None), headers
 
 
 def free_port() -> int:
@@ -84,7 +84,9 @@ class Example:
     request: Callable[[random.Random], Request]
     fault: str | None = None
     fault_value: float | None = None
+    fault_on_upstream: bool = False  # the switch is the fake upstream's, not the app's
     fault_note: str = ""
+    extra_targets: dict[str, str] = field(default_factory=dict)  # job -> path on the app
     port: int = 0
     upstream_port: int = 0
     service: str = field(init=False, default="")
@@ -96,6 +98,11 @@ class Example:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def fault_url(self) -> str:
+        port = self.upstream_port if self.fault_on_upstream else self.port
+        return f"http://127.0.0.1:{port}/_faults/{self.fault}"
+
 
 def _load_spec(name: str) -> dict[str, Any]:
     loaded = YAML(typ="safe").load(ROOT / "examples" / name / "watchkeeper.yaml")
@@ -105,39 +112,46 @@ def _load_spec(name: str) -> dict[str, Any]:
 
 
 def _verification_request(rng: random.Random) -> Request:
-    a, b = rng.randint(0, 99), rng.randint(0, 99)
-    right = rng.random() < 0.8
-    return "POST", "/verify", {"claim": f"{a}+{b}={a + b if right else a + b + 1}"}
+    a, b = rng.randint(0, 99), rng.randint(1, 99)
+    roll = rng.random()
+    if roll < 0.05:  # not arithmetic: the caller's mistake (422)
+        return "POST", "/verify", {"claim": "the moon is made of cheese"}, {}
+    op, value = rng.choice([("+", a + b), ("-", a - b), ("*", a * b)])
+    claimed = value if roll < 0.85 else value + 1  # some claims are false
+    return "POST", "/verify", {"claim": f"{a}{op}{b}={claimed}"}, {}
 
 
 def _gateway_request(rng: random.Random) -> Request:
-    key = f"demo-key-{rng.randint(1, 12)}"
+    key = f"sk-demo-{rng.randint(1, 12):04d}"
+    auth = {"Authorization": f"Bearer {key}"}
     if rng.random() < 0.1:
-        return "GET", "/v1/models", None
-    return "POST", "/v1/tasks", {"api_key": key, "prompt": "summarise " + "lorem " * 20}
+        return "GET", "/v1/usage", None, auth
+    model = "gpt-4o" if rng.random() < 0.2 else "gpt-4o-mini"
+    prompt = "Summarise: " + "lorem ipsum " * rng.randint(5, 60)
+    return "POST", "/v1/tasks", {"prompt": prompt, "model": model}, auth
 
 
 def _orders_request(rng: random.Random) -> Request:
     roll = rng.random()
     if roll < 0.6:
-        return "GET", f"/orders/{rng.randint(1, 5000)}", None
+        return "GET", f"/orders/{rng.randint(1, 5000)}", None, {}
     if roll < 0.9:
-        return "POST", f"/orders/{rng.randint(1, 5000)}/pay", None
-    return "GET", "/flaky", None
+        return "POST", f"/orders/{rng.randint(1, 5000)}/pay", None, {}
+    return "GET", "/flaky", None, {}
 
 
 def _catalog_request(rng: random.Random) -> Request:
     if rng.random() < 0.7:
-        return "GET", f"/products/{rng.randint(1, 500)}", None
-    return "GET", f"/search?q={rng.choice(['lamp', 'desk', 'chair'])}", None
+        return "GET", f"/products/{rng.randint(1, 500)}", None, {}
+    return "GET", f"/search?q={rng.choice(['lamp', 'desk', 'chair'])}", None, {}
 
 
 def _example_module(name: str, port: int, *extra: str) -> list[str]:
     return [PY, "-m", f"examples.{name}", "--port", str(port), *extra]
 
 
-def known_examples() -> dict[str, Callable[[], Example]]:
-    """The examples the demo knows how to drive, by name."""
+def known_examples(work: Path) -> dict[str, Callable[[], Example]]:
+    """The examples the demo knows how to drive, by name (logs and files go to ``work``)."""
 
     def verification_api() -> Example:
         return Example(
@@ -146,19 +160,30 @@ def known_examples() -> dict[str, Callable[[], Example]]:
             command=lambda p, u: _example_module("verification_api", p, "--upstream-port", str(u)),
             upstream=lambda u: [PY, "-m", "examples.verification_api.upstream", "--port", str(u)],
             request=_verification_request,
-            fault="upstream_errors",
-            fault_note="the paid verification upstream answers 5xx",
+            fault="errors",
+            fault_value=0.5,
+            fault_on_upstream=True,
+            fault_note="half the paid model upstream's answers are 503s",
         )
 
     def llm_gateway() -> Example:
+        log_file = work / "llm-gateway.json.log"
         return Example(
             name="llm_gateway",
             spec=_load_spec("llm_gateway"),
-            command=lambda p, u: _example_module("llm_gateway", p, "--upstream-port", str(u)),
+            command=lambda p, u: _example_module(
+                "llm_gateway", p, *f"--upstream-port {u} --log-file".split(), str(log_file)
+            ),
             upstream=lambda u: [PY, "-m", "examples.llm_gateway.upstream", "--port", str(u)],
             request=_gateway_request,
-            fault="upstream_errors",
-            fault_note="the LLM upstream answers 5xx",
+            fault="errors",
+            fault_value=0.3,
+            fault_on_upstream=True,
+            fault_note="30% of the LLM provider's answers are 500s",
+            extra_targets={  # its pg_up / redis_up stand-ins, as its README runs them
+                "llm-gateway-postgres": "/_exporters/postgres",
+                "llm-gateway-redis": "/_exporters/redis",
+            },
         )
 
     def orders() -> Example:  # the quickstart: no fault switch, no upstream
@@ -195,8 +220,8 @@ def known_examples() -> dict[str, Callable[[], Example]]:
     }
 
 
-def choose_examples() -> list[Example]:
-    known = known_examples()
+def choose_examples(work: Path) -> list[Example]:
+    known = known_examples(work)
     wanted = os.environ.get("DEMO_EXAMPLES", "")
     if wanted:
         names = [n.strip() for n in wanted.split(",") if n.strip()]
@@ -235,7 +260,8 @@ def demo_spec(example: Example, sink_url: str) -> dict[str, Any]:
                 override["window"] = "1m"
             alerts[name] = override
     for custom in alerts.get("custom", []) or []:
-        custom["for"] = ALERT_FOR
+        if custom.get("for") not in ("0s", "0m"):
+            custom["for"] = ALERT_FOR
     for dependency in spec.get("dependencies", []) or []:
         if "url" in dependency:  # probes go through the monitor, never off the machine
             dependency.pop("blackbox", None)
@@ -464,9 +490,9 @@ class Traffic:
         rng = random.Random(seed * 1000 + threading.get_ident() % 1000)
         with httpx.Client(base_url=example.base, timeout=10) as client:
             while not self.stop.is_set():
-                method, path, body = example.request(rng)
+                method, path, body, headers = example.request(rng)
                 with contextlib.suppress(httpx.HTTPError):
-                    client.request(method, path, json=body)
+                    client.request(method, path, json=body, headers=headers)
                 self.sent[example.service] += 1
                 self.stop.wait(self.interval * 3 * rng.uniform(0.5, 1.5))
 
@@ -501,11 +527,11 @@ def main() -> int:
     seconds = float(os.environ.get("DEMO_SECONDS", "300"))
     fault_at = min(60.0, seconds / 2)
     console = Console(width=max(100, Console().width))
-    examples = choose_examples()
     token = secrets.token_urlsafe(16)
     with contextlib.ExitStack() as stack:
         stack.enter_context(interrupts_as_keyboard())
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="watchkeeper-demo-")))
+        examples = choose_examples(work)
         procs = Processes(work)
         receiver = stack.enter_context(Receiver())
         monitor_port = free_port()
@@ -520,7 +546,7 @@ def main() -> int:
                         f"{example.name}-upstream", example.upstream(example.upstream_port)
                     )
                     procs.wait_http(
-                        f"http://127.0.0.1:{example.upstream_port}/",
+                        f"http://127.0.0.1:{example.upstream_port}/health",
                         upstream,
                         f"{example.name}-upstream",
                     )
@@ -540,6 +566,8 @@ def main() -> int:
                 "--alert-resend-delay", EVALUATION,
             ]  # fmt: skip
             for i, example in enumerate(examples):
+                for job, path in example.extra_targets.items():
+                    argv += ["--target", f"{job}={example.base}{path}"]
                 spec_path = work / f"{example.service}.watchkeeper.yaml"
                 YAML(typ="safe").dump(demo_spec(example, receiver.url), spec_path)
                 if example is first:
@@ -590,13 +618,13 @@ def main() -> int:
                 while (elapsed := time.monotonic() - started) < seconds:
                     if faulty and not fault_on and elapsed >= fault_at:
                         params = {"value": str(faulty.fault_value)} if faulty.fault_value else None
-                        httpx.put(
-                            f"{faulty.base}/_faults/{faulty.fault}", params=params, timeout=5
-                        ).raise_for_status()
+                        httpx.put(faulty.fault_url, params=params, timeout=5).raise_for_status()
                         fault_on = True
                         console.print(
                             f"[bold red]{time.strftime('%H:%M:%S')} fault injected:[/] "
-                            f"PUT {faulty.base}/_faults/{faulty.fault}"
+                            f"PUT {faulty.fault_url}"
+                            + (f"?value={faulty.fault_value}" if faulty.fault_value else "")
+                            + f" ({faulty.service}: {faulty.fault_note})"
                         )
                     snap = read_snapshot(monitor, services)
                     state = "[red]fault ON[/]" if fault_on else "no fault yet"
