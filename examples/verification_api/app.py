@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 import watchkeeper
 from examples.verification_api.claims import ClaimError, evaluate, parse_claim
-from watchkeeper import health
+from watchkeeper import Registry, health
 
 __all__ = ["REASONS", "Upstream", "Verdict", "create_app"]
 
@@ -74,14 +74,18 @@ class Verdict:
 class Upstream:
     """The paid model API: every call timed, priced and typed by ``watchkeeper.llm``."""
 
-    def __init__(self, base_url: str, api_key: str, timeout: float) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, timeout: float, registry: Registry | None = None
+    ) -> None:
         self.base_url = base_url
+        self.registry = registry
         self.headers = {"authorization": f"Bearer {api_key}"}
         self.api_key = api_key
         self.client = httpx.AsyncClient(base_url=base_url, headers=self.headers, timeout=timeout)
 
     async def solve(self, expression: str) -> str:
-        async with watchkeeper.llm.request(MODEL, api_key=self.api_key) as call:
+        call = watchkeeper.llm.request(MODEL, api_key=self.api_key, registry=self.registry)
+        async with call:
             try:
                 response = await self.client.post("/v1/solve", json={"expression": expression})
                 if response.status_code >= 400:

@@ -29,12 +29,13 @@ class ClaimError(ValueError):
 
 
 def parse_claim(claim: str) -> tuple[str, Fraction]:
-    """``"2+2=4"`` -> (``"2+2"``, 4). Raises ClaimError."""
+    """``"2+2=4"`` -> (``"2+2"``, 4). Raises ClaimError unless both sides are arithmetic."""
     if len(claim) > MAX_LENGTH:
         raise ClaimError(f"a claim has at most {MAX_LENGTH} characters, got {len(claim)}")
     left, sep, right = claim.partition("=")
     if not sep or "=" in right:
         raise ClaimError(f"write a claim as '<expression> = <number>', e.g. '2+2=4', got {claim!r}")
+    evaluate(left)  # an expression the checker cannot evaluate is never sent to the model
     return left.strip(), evaluate(right)
 
 
