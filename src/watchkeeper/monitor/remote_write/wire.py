@@ -39,6 +39,8 @@ _TAG_NAME = b"\x0a"  # Label.name = 1
 _TAG_VALUE = b"\x12"  # Label.value = 2
 _TAG_SAMPLE_VALUE = 0x09  # Sample.value = 1, fixed64
 _TAG_SAMPLE_TS = b"\x10"  # Sample.timestamp = 2, varint
+# TimeSeries.samples tag, the Sample's length and its value tag, by the timestamp field's size.
+_SAMPLE_PREFIX = {n: _TAG_SAMPLES + bytes((9 + n, _TAG_SAMPLE_VALUE)) for n in range(2, 12)}
 
 
 def varint(n: int) -> bytes:
@@ -84,11 +86,6 @@ class LabelCache:
         return encoded
 
 
-def _encode_sample(timestamp_ms: int, value: float) -> bytes:
-    body = bytes((_TAG_SAMPLE_VALUE,)) + _DOUBLE.pack(value) + _TAG_SAMPLE_TS + varint(timestamp_ms)
-    return _TAG_SAMPLES + bytes((len(body),)) + body  # at most 20 bytes: a one-byte length
-
-
 def encode_write_request(
     series: Iterable[tuple[Labels, Sequence[tuple[int, float]]]],
     cache: LabelCache | None = None,
@@ -98,9 +95,19 @@ def encode_write_request(
     ``labels`` must be canonical (sorted by name, as the spec requires and
     ``monitor.model.labels_from`` makes them); samples oldest first."""
     cache = cache or LabelCache()
+    pack = _DOUBLE.pack
+    # A scrape's samples share one timestamp: its encoded field is built once per request.
+    stamps: dict[int, bytes] = {}
     out = []
     for labels, samples in series:
-        ts = cache.get(labels) + b"".join(_encode_sample(t, v) for t, v in samples)
+        parts = [cache.get(labels)]
+        for t, v in samples:
+            stamp = stamps.get(t)
+            if stamp is None:
+                stamp = stamps[t] = _TAG_SAMPLE_TS + varint(t)
+            # Sample = value (tag + 8 bytes) + timestamp: at most 20 bytes, a one-byte length.
+            parts.append(_SAMPLE_PREFIX[len(stamp)] + pack(v) + stamp)
+        ts = b"".join(parts)
         out.append(_TAG_TIMESERIES + varint(len(ts)) + ts)
     return b"".join(out)
 
