@@ -279,9 +279,16 @@ def test_llm_faults_page_and_resolve(tmp_path: Path) -> None:
         # Phase 2: PostgreSQL and Redis go away.
         fault(gateway, "db_down")
         fault(gateway, "redis_down")
-        ready = httpx.get(f"{gateway}/ready", timeout=10)
-        assert ready.status_code == 503
-        assert set(ready.json()["failing"]) == {"postgres", "redis"}
+        ready = wait_for(  # check results are cached for a second
+            lambda: (
+                (r := httpx.get(f"{gateway}/ready", timeout=10)).status_code == 503
+                and set(r.json()["failing"]) == {"postgres", "redis"}
+                and r
+            ),
+            30,
+            "/ready 503 naming postgres and redis",
+        )
+        assert ready.json()["status"] == "unready"
         detailed = httpx.get(f"{gateway}/health/detailed", timeout=10)
         assert detailed.status_code == 503
         assert detailed.json()["status"] == "unhealthy"
