@@ -5,6 +5,7 @@ the fake provider, and the committed Kubernetes/Prometheus output of `watchkeepe
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -185,3 +186,49 @@ def test_probes_hit_the_paths_the_app_serves_in_time(client: TestClient) -> None
     timeout = ready.get("timeoutSeconds", K8S_DEFAULT_PROBE_TIMEOUT_S)
     assert timeout > CHECK_TIMEOUT_S
     assert client.get("/metrics").status_code == 200  # the ServiceMonitor's path
+
+
+def test_hand_written_deployment_fills_what_generate_leaves_out() -> None:
+    """k8s/gateway.yaml: the generated probes unchanged, labels the generated ServiceMonitor
+    selects, and exporters scraped under the jobs the generated DatabaseDown/RedisDown read."""
+    k8s = _yaml(EXAMPLE / "watchkeeper.yaml")["kubernetes"]
+    objects = {obj["kind"]: obj for obj in _docs(EXAMPLE / "k8s" / "gateway.yaml")}
+    assert set(objects) == {"Deployment", "Service", "ServiceMonitor"}
+    assert {obj["metadata"]["namespace"] for obj in objects.values()} == {k8s["namespace"]}
+    pod = objects["Deployment"]["spec"]["template"]
+    assert pod["metadata"]["labels"].items() >= k8s["selector"].items()
+    assert objects["Deployment"]["spec"]["selector"]["matchLabels"] == k8s["selector"]
+    containers = {c["name"]: c for c in pod["spec"]["containers"]}
+    gateway = containers["gateway"]
+    probes = _yaml(DEPLOY / "kubernetes" / "probes.yaml")
+    assert gateway["livenessProbe"] == probes["livenessProbe"]
+    assert gateway["readinessProbe"] == probes["readinessProbe"]
+    assert gateway["args"][:2] == ["--host", "0.0.0.0"]  # probes reach it from the kubelet
+    container_ports = {p["name"] for c in containers.values() for p in c["ports"]}
+    assert k8s["port"] in container_ports
+
+    service = objects["Service"]
+    assert service["metadata"]["labels"].items() >= k8s["selector"].items()
+    assert service["spec"]["selector"] == k8s["selector"]
+    service_ports = {p["name"]: p for p in service["spec"]["ports"]}
+    assert k8s["port"] in service_ports
+    assert {p["targetPort"] for p in service_ports.values()} <= container_ports
+
+    rules = {
+        rule["alert"]: rule["expr"]
+        for doc in _docs(DEPLOY / "kubernetes" / "prometheusrule.yaml")
+        for group in doc["spec"]["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    wanted = {
+        re.search(r'job="([^"]+)"', rules[name]).group(1)  # type: ignore[union-attr]
+        for name in ("DatabaseDown", "RedisDown")
+    }
+    exporters = objects["ServiceMonitor"]["spec"]
+    assert exporters["selector"]["matchLabels"] == k8s["selector"]
+    jobs = set()
+    for endpoint in exporters["endpoints"]:
+        assert endpoint["port"] in service_ports
+        jobs |= {r["replacement"] for r in endpoint["relabelings"] if r["targetLabel"] == "job"}
+    assert jobs == wanted == {"llm-gateway-postgres", "llm-gateway-redis"}
