@@ -19,7 +19,9 @@ statsd and print-style logging is a watchkeeper call here:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,7 +153,12 @@ def create_app(
         if not verdict.verified:
             raise AssertionError(f"2+2=4 not verified: {verdict.reason}: {verdict.detail}")
 
-    app = FastAPI(title=SERVICE)
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await upstream.client.aclose()
+
+    app = FastAPI(title=SERVICE, lifespan=lifespan)
 
     @app.post("/verify")
     async def verify_claim(body: Claim) -> JSONResponse:

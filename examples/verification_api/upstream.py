@@ -9,13 +9,13 @@ quota is used up, /v1/solve answers 429.
 
 Faults (``PUT /_faults/NAME[?value=V]``, ``DELETE`` to stop; examples/_shared/faults.py):
 
-| fault | value | effect |
+| fault | value (without ``?value=``: 1) | effect |
 |---|---|---|
-| ``errors`` | share of calls (1.0) | /v1/solve answers 503 |
-| ``auth`` | share of calls (1.0) | /v1/solve answers 401, as for a revoked key |
-| ``latency`` | seconds (6.0) | /v1/solve answers that much later (past 10 s: timeouts) |
+| ``errors`` | share of calls | /v1/solve answers 503 |
+| ``auth`` | share of calls | /v1/solve answers 401, as for a revoked key |
+| ``latency`` | seconds, e.g. 6 | /v1/solve answers that much later (past 10 s: timeouts) |
 | ``wrong_answer`` | | the model answers one more than the right answer |
-| ``quota_drain`` | units/s (5000) | another consumer burns the quota; off tops it up again |
+| ``quota_drain`` | units/s, e.g. 5000 | another consumer burns the quota; off tops it up again |
 
 To take the upstream down, stop it (Ctrl-C) and start it again.
 """
@@ -58,7 +58,7 @@ class Quota:
         if self.faults.active("quota_drain"):
             if self._drain_since is None:
                 self._drain_since = time.monotonic()
-            rate = self.faults.value("quota_drain", 5000.0)
+            rate = self.faults.value("quota_drain")
             drained = rate * (time.monotonic() - self._drain_since)
         else:
             self._drain_since = None  # the fault is off: the drained units are topped up
@@ -76,7 +76,7 @@ def create_upstream(api_key: str = "demo-key", quota_limit: int = 100_000) -> Fa
     app.include_router(fastapi_router(faults))
 
     def hit(fault: str) -> bool:
-        return faults.active(fault) and random.random() < faults.value(fault, 1.0)
+        return faults.active(fault) and random.random() < faults.value(fault)
 
     def authorize(authorization: str | None) -> None:
         if authorization != f"Bearer {api_key}" or hit("auth"):
@@ -95,7 +95,7 @@ def create_upstream(api_key: str = "demo-key", quota_limit: int = 100_000) -> Fa
     async def solve(body: Solve, authorization: str | None = Header(None)) -> dict[str, Any]:
         authorize(authorization)
         if faults.active("latency"):
-            await asyncio.sleep(faults.value("latency", 6.0))
+            await asyncio.sleep(faults.value("latency"))
         if hit("errors"):
             raise HTTPException(503, "the model is overloaded")
         if quota.used() >= quota.limit:
