@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--upstream-url", help="the provider's API base URL (default: local fake)")
     parser.add_argument("--pg-dsn", default=Settings.pg_dsn)
     parser.add_argument("--redis-url", default=Settings.redis_url)
-    parser.add_argument("--log-file", default="llm-gateway.log", help="JSON lines, rotated")
+    parser.add_argument("--log-file", help="JSON lines to this file, rotated (default: stderr)")
     parser.add_argument("--log-max-bytes", type=int, default=10 * 2**20)
     parser.add_argument("--log-backups", type=int, default=5)
     args = parser.parse_args(argv)
