@@ -14,8 +14,9 @@ machine needs it, like `watchkeeper up`'s flags: prometheus.yml's evaluation_int
 ``--rules.alert.resend-delay=1s`` (`--alert-resend-delay 1s`). Both engines scrape the
 same service process; the upstream's quota is 1,000,000 calls, as in the embedded test.
 
-The faults, all at once (they are independent): the model answers wrongly, its quota
-drains, 30 % of its answers are 5xx and 30 % are 401.
+The faults: first, all at once (they are independent), the model answers wrongly, its
+quota drains, 30 % of its answers are 5xx and 30 % are 401; then the model's process
+stops (a dependency down) and starts again. After each, every alert resolves on both.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def test_same_faults_same_alerts_on_both_engines(tmp_path: Path) -> None:
         )
         embedded_sink = stack.enter_context(Sink().start())
         scale_sink = stack.enter_context(Sink().start())
-        stack.enter_context(
+        upstream_stack = stack.enter_context(contextlib.ExitStack())
+        upstream_stack.enter_context(
             running_service(upstream_cmd, ready_url=f"{upstream}/health", log_path=logs["upstream"])
         )
         stack.enter_context(
@@ -228,5 +230,35 @@ def test_same_faults_same_alerts_on_both_engines(tmp_path: Path) -> None:
             lambda: notified(scale_sink, marks[1], "resolved"),
             "the same alerts resolved",
         )
+
+        # A dependency down: the upstream process stops, then starts again.
+        marks = len(embedded_sink.received()), len(scale_sink.received())
+        upstream_stack.close()
+        down = {"HealthCheckFailing", "VerificationFailing"}
+        wait_for(lambda: down <= names(embedded_firing()), 120, "embedded: upstream down")
+        wait_for(lambda: down <= names(scale_firing()), 120, "scale: upstream down")
+        fired_down = converge(embedded_firing, scale_firing, "the same alerts, upstream down")
+        assert {dict(lb).get("check") for _, lb in fired_down} >= {"upstream"}
+        assert {dict(lb).get("reason") for _, lb in fired_down} >= {"network"}
+        marks = len(embedded_sink.received()), len(scale_sink.received())
+        upstream_stack.enter_context(
+            running_service(
+                upstream_cmd,
+                ready_url=f"{upstream}/health",
+                log_path=logs["upstream"].with_suffix(".2.log"),
+            )
+        )
+        for sink, mark in ((embedded_sink, marks[0]), (scale_sink, marks[1])):
+            wait_for(
+                lambda s=sink, m=mark: fired_down <= notified(s, m, "resolved"),  # type: ignore[misc]
+                120,
+                "resolved, upstream up",
+            )
+        converge(
+            lambda: notified(embedded_sink, marks[0], "resolved"),
+            lambda: notified(scale_sink, marks[1], "resolved"),
+            "the same alerts resolved, upstream up",
+        )
+        fired |= fired_down
     alerts = sorted(f"{dict(lb)['alertname']}{{{dict(lb).get('reason', '')}}}" for _, lb in fired)
     print(f"scale path end to end: {time.monotonic() - started:.1f} s, the same {alerts}")
