@@ -365,11 +365,14 @@ class Monitor:
                 except Exception:  # a broken loop must not keep the store from closing
                     log.exception("watchkeeper: the %s loop failed while stopping", name)
         finally:
-            for writer in self.remote_writers:  # sends what is queued, up to its flush deadline
-                try:
-                    await asyncio.to_thread(writer.stop)
-                except Exception:
-                    log.exception("watchkeeper: remote write %s failed to stop", writer.config.name)
+            # Each sends what it has queued, up to its flush deadline; all at once.
+            stopped = await asyncio.gather(
+                *(asyncio.to_thread(w.stop) for w in self.remote_writers), return_exceptions=True
+            )
+            for writer, result in zip(self.remote_writers, stopped, strict=True):
+                if isinstance(result, Exception):
+                    name = writer.config.name
+                    log.error("watchkeeper: remote write %s failed to stop: %s", name, result)
             try:
                 await self.notifier.stop()
             except Exception:  # pending notifications stay in the outbox for the next start

@@ -26,6 +26,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.monitor.notify.sink import wait_for
 from tests.support.prometheus import running_prometheus
 from tests.support.watchkeeper import watchkeeper_up
+from watchkeeper.monitor.model import Matcher, is_stale_nan
+from watchkeeper.monitor.storage import open_storage
 
 pytestmark = pytest.mark.slow
 
@@ -120,13 +122,17 @@ def test_samples_arrive_intact_in_prometheus(tmp_path: Path, target: Target) -> 
             *("--remote-write", f"{prom}/api/v1/write"),
         ]
         log = tmp_path / "up.log"
-        with watchkeeper_up(tmp_path / "data", *args, log_path=log) as (monitor, _):
-            try:
+        try:
+            with watchkeeper_up(tmp_path / "data", *args, log_path=log) as (monitor, process):
                 _check(monitor, prom, target)
-            except BaseException:
-                print(log.read_text(errors="replace")[-4000:])
-                print((tmp_path / "prom" / "prometheus.log").read_text(errors="replace")[-4000:])
-                raise
+                # A clean stop flushes the queue: then Prometheus holds every sample stored.
+                process.terminate()
+                assert process.wait(60) == 0
+            _check_flushed(tmp_path / "data", prom)
+        except BaseException:
+            print(log.read_text(errors="replace")[-4000:])
+            print((tmp_path / "prom" / "prometheus.log").read_text(errors="replace")[-4000:])
+            raise
 
 
 def _check(monitor: str, prom: str, target: Target) -> None:
@@ -173,3 +179,22 @@ def _check(monitor: str, prom: str, target: Target) -> None:
                 counts[sample.labels["outcome"]] = sample.value
     assert counts["sent"] > 100
     assert counts["rejected"] == counts["dropped"] == counts["failed"] == 0
+
+
+def _check_flushed(data_dir: Path, prom: str) -> None:
+    """Every sample in the stopped monitor's store (but stale markers, which no query
+    answers) is in Prometheus already: no waiting, nothing lost at shutdown."""
+    store = open_storage(data_dir)
+    try:
+        stored = {
+            tuple(sorted(series.labels)): [
+                (int(t), _norm(str(v)))
+                for t, v in zip(series.timestamps, series.values, strict=True)
+                if not is_stale_nan(float(v))
+            ]
+            for series in store.select([Matcher.of("job", "=", "rwtest")], 0, 2**62)
+        }
+    finally:
+        store.close()
+    stored = {labels: samples for labels, samples in stored.items() if samples}
+    assert _samples(prom, time.time()) == stored

@@ -181,7 +181,9 @@ class RemoteWriter:
         while True:
             retry_after: float | None = None
             try:
-                response = self._client.post(self.config.url, content=body)
+                # The URL without user:password (those go in ``auth``), so that no
+                # log line or exception of httpx's can carry them.
+                response = self._client.post(self.config.name, content=body)
             except httpx.HTTPError as exc:
                 problem = f"{type(exc).__name__}: {exc}"
             else:
