@@ -153,7 +153,7 @@ def test_credentials_are_sent_but_never_shown(
     writers = [RemoteWriter(basic), RemoteWriter(bearer)]
     registry = CollectorRegistry()
     registry.register(RemoteWriteCollector(writers))
-    with caplog.at_level(logging.WARNING, "watchkeeper.monitor.remote_write"):
+    with caplog.at_level(logging.DEBUG):  # httpx's and httpcore's own logs too
         for writer in writers:
             writer.start()
             writer.offer(_samples(3))
@@ -164,6 +164,7 @@ def test_credentials_are_sent_but_never_shown(
     shown = caplog.text + repr(basic) + repr(bearer) + generate_latest(registry).decode()
     assert basic.name == receiver.url
     assert receiver.url in caplog.text
+    assert "HTTP Request: POST" in caplog.text  # httpx logged the request: without them
     assert "cret" not in shown
     assert "tok-123" not in shown
 
