@@ -153,12 +153,15 @@ def _check(monitor: str, prom: str, target: Target) -> None:
 
     # Every raw sample the monitor holds up to a moment (3 s ago, so no commit of a
     # scrape started before it is still in flight) arrives, same timestamp, same value.
+    # Both are read again on each try: on a loaded machine a commit may lag even so.
     at = time.time() - 3
+    wait_for(
+        lambda: _samples(prom, at) == _samples(monitor, at), 60, "the same samples in Prometheus"
+    )
     expected = _samples(monitor, at)
     assert len(expected) >= 12  # 7 gauges, labels, counter, vanishing, up, scrape_*...
     assert any(name == ("__name__", "rw:gauge:doubled") for key in expected for name in key)
     assert sum(len(v) for v in expected.values()) > 100
-    wait_for(lambda: _samples(prom, at) == expected, 60, "the same samples in Prometheus")
     gauges = [(dict(k), v) for k, v in expected.items() if dict(k)["__name__"] == "rw_gauge"]
     values = {labels["kind"]: samples[-1][1] for labels, samples in gauges}
     assert values == {
