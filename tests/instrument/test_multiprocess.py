@@ -168,3 +168,40 @@ def test_gunicorn_four_workers_totals_restarts_and_bounded_files(
         files = sorted(p.name for p in mp_dirs[0].glob("*.json"))
         assert len(files) <= 5, files  # four live workers + the archive
         assert "archive.json" in files
+
+
+def test_concurrent_flushes_and_scrapes_in_one_worker_never_fail(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A gthread worker flushes from its background thread while request threads
+    # answer /metrics (which flushes too): no rename may lose another's file.
+    from watchkeeper.instrument import multiprocess
+    from watchkeeper.instrument.registry import Registry
+
+    monkeypatch.setenv("WATCHKEEPER_MULTIPROC_DIR", str(tmp_path))
+    # This process's multiprocess state, restored after the test (pid 0: look the
+    # directory up again); the threads below are the flushers, none in the background.
+    for name, start in [("pid", 0), ("directory", None), ("registries", []), ("thread", None)]:
+        monkeypatch.setattr(multiprocess._state, name, start)
+    monkeypatch.setattr(multiprocess, "_flush_loop", lambda: None)
+    registry = Registry()
+    counter = registry.counter("jobs_total", "Jobs.", ["kind"])
+    assert multiprocess.activate(registry)
+
+    def work(i: int) -> int:
+        for _ in range(40):
+            counter.labels(f"k{i}").inc()
+            multiprocess.flush()
+            multiprocess.collect(tmp_path)
+        return i
+
+    with ThreadPoolExecutor(8) as pool:
+        assert sorted(pool.map(work, range(8))) == list(range(8))  # re-raises any failure
+    merged = {
+        s.labels["kind"]: s.value
+        for f in multiprocess.collect(tmp_path)
+        if f.name == "jobs"
+        for s in f.samples
+    }
+    assert merged == {f"k{i}": 40.0 for i in range(8)}
+    assert list(tmp_path.glob("*.tmp")) == []

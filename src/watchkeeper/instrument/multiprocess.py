@@ -159,9 +159,25 @@ def _read(path: Path) -> list[MetricFamily]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    # The temporary name is the writer's own (process and thread): two writers of
+    # one path never rename each other's half-written file away.
+    tmp = path.with_name(path.name + f".{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+# One flush at a time per process: the background flusher and a request thread
+# answering /metrics (gthread workers, uvicorn's loop) both flush; serialised, the
+# file always holds the latest snapshot, taken inside the lock.
+_flush_lock = threading.Lock()
+
+
+def _new_flush_lock() -> None:
+    global _flush_lock
+    _flush_lock = threading.Lock()  # a forked child must not inherit a held lock
+
+
+os.register_at_fork(after_in_child=_new_flush_lock)
 
 
 def flush() -> None:
@@ -169,10 +185,11 @@ def flush() -> None:
     directory = active_directory()
     if directory is None or not _state.registries:
         return
-    families: list[MetricFamily] = []
-    for registry in _state.registries:
-        families.extend(registry.snapshot())
-    _write_atomic(directory / f"w-{os.getpid()}.json", _encode(families))
+    with _flush_lock:
+        families: list[MetricFamily] = []
+        for registry in _state.registries:
+            families.extend(registry.snapshot())
+        _write_atomic(directory / f"w-{os.getpid()}.json", _encode(families))
 
 
 def _archive_dead(directory: Path, own_stale: bool) -> None:
