@@ -181,7 +181,10 @@ def test_concurrent_flushes_and_scrapes_in_one_worker_never_fail(
     monkeypatch.setenv("WATCHKEEPER_MULTIPROC_DIR", str(tmp_path))
     # This process's multiprocess state, restored after the test (pid 0: look the
     # directory up again); the threads below are the flushers, none in the background.
-    for name, start in [("pid", 0), ("directory", None), ("registries", []), ("thread", None)]:
+    initial: list[tuple[str, object]] = [
+        ("pid", 0), ("directory", None), ("registries", []), ("thread", None)
+    ]  # fmt: skip
+    for name, start in initial:
         monkeypatch.setattr(multiprocess._state, name, start)
     monkeypatch.setattr(multiprocess, "_flush_loop", lambda: None)
     registry = Registry()
