@@ -23,7 +23,7 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
 test: $(BIN)/.installed system lint typecheck
-	$(BIN)/pytest -q
+	BIN=$(BIN) bash scripts/run-tests.sh
 
 # Two examples (and their fake upstreams), `watchkeeper up` on their specs, traffic, a
 # fault after a minute; DEMO_SECONDS (default 300) bounds it, Ctrl-C stops it cleanly.
