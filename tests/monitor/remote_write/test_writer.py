@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.monitor.notify.sink import wait_for
 from tests.monitor.remote_write.receiver import Receiver
-from tests.support.prometheus import free_port
+from tests.support.prometheus import free_port, prometheus_binaries
 from watchkeeper.monitor.model import labels_from
 from watchkeeper.monitor.remote_write import (
     RemoteWriteAppendable,
@@ -208,3 +209,17 @@ def test_the_tap_sends_only_committed_samples_the_store_accepted(
         writer.stop()
         store.close()
     assert sorted(receiver.samples()) == [(a, 2000, 1.0), (a, 3000, 3.0), (b, 2000, 2.0)]
+
+
+def test_metrics_pass_promtool_check_metrics() -> None:
+    _, promtool = prometheus_binaries()
+    writer = RemoteWriter(RemoteWriteConfig("http://127.0.0.1:9/api/v1/write"))
+    registry = CollectorRegistry()
+    registry.register(RemoteWriteCollector([writer]))
+    text = generate_latest(registry).decode()
+    assert 'watchkeeper_remote_write_samples_total{outcome="dropped"' in text
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout + result.stderr == ""  # not even a lint warning
