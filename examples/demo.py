@@ -445,7 +445,7 @@ def render(snap: Snapshot, header: str, receiver: Receiver, title: str) -> Group
             *(_ms(snap.quantiles.get(q, {}).get(service)) for q in ("0.5", "0.95", "0.99")),
         )
     alerts = Table(title="Alerts (/api/v1/alerts)", title_justify="left")
-    for column in ["alert", "state", "severity", "service", "since"]:
+    for column in ["alert", "state", "severity", "service", "active since"]:
         alerts.add_column(column, no_wrap=True)
     for alert in sorted(snap.alerts, key=lambda a: (a["state"], a["labels"]["alertname"])):
         labels = alert["labels"]
@@ -596,7 +596,7 @@ def main() -> int:
                 f"  API token (random, this run only): {token}; e.g.\n"
                 f"  .venv/bin/watchkeeper query --url {monitor_url} --token {token} 'up'"
             )
-            console.print(f"webhook receiver: {receiver.url}   logs: {work}")
+            console.print(f"webhook receiver: {receiver.url}   logs (removed at exit): {work}")
             faulty = next((e for e in examples if e.fault), None)
             console.print(
                 f"Driving traffic for {seconds:.0f} s (DEMO_SECONDS); "
