@@ -143,14 +143,16 @@ def _remote_write_configs(
     "--file",
     "spec_file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    help="Service spec whose targets: to scrape.",
+    help="Service spec: scrape its service and exporter jobs as the generated prometheus.yml "
+    "does, probe its http dependencies, evaluate its rules.",
 )
 @click.option(
     "--target",
     "target_flags",
     multiple=True,
     metavar="JOB=URL",
-    help="Scrape URL as job JOB (repeatable).",
+    help="Scrape URL as job JOB (repeatable); for one of the -f spec's exporter jobs "
+    "(SERVICE-DEPENDENCY), in place of its exporter: address.",
 )
 @click.option(
     "--scrape-interval",
@@ -177,7 +179,8 @@ def _remote_write_configs(
     "--health-probes/--no-health-probes",
     default=True,
     show_default=True,
-    help="Probe every target's /ready (the spec's kubernetes.readiness_path) as job JOB-health.",
+    help="Probe the /ready (the spec's kubernetes.readiness_path) of every service target "
+    "(the spec's and --target's, not exporters) as job JOB-health.",
 )
 @click.option("--retention", default="15d", show_default=True, help="Drop data older than this.")
 @click.option(
@@ -291,9 +294,9 @@ def up(
     from watchkeeper.monitor.server import (
         MonitorConfig,
         load_probes,
-        load_targets,
         parse_listen,
         resolve_token,
+        scrape_targets,
     )
 
     try:
@@ -305,11 +308,11 @@ def up(
     probes = [_parse_probe(p, interval_s) for p in probe_flags]
     if spec_file is not None:
         try:
-            _, spec_targets = load_targets(spec_file)
+            # The jobs generate writes; a --target of an exporter job replaces its address.
+            targets = scrape_targets(spec_file, targets)
             probes.extend(load_probes(spec_file))
         except SpecError as exc:
             raise click.ClickException(str(exc)) from None
-        targets.extend(spec_targets)
     if not health_probes:
         targets = [replace(t, health_path=None) for t in targets]
     conditions: dict[str, list[str]] = {}

@@ -56,6 +56,7 @@ __all__ = [
     "resolve_token",
     "open_store",
     "rule_sources",
+    "scrape_targets",
     "serve",
     "spec_less_jobs",
 ]
@@ -76,7 +77,7 @@ class Store(Appendable, Queryable, Protocol):
 
 @dataclass(frozen=True)
 class ScrapeTarget:
-    """One target to scrape, from ``--target`` flags or the spec's ``targets:``."""
+    """One target to scrape, from ``--target`` flags or the spec's scrape jobs."""
 
     job: str
     url: str
@@ -85,6 +86,8 @@ class ScrapeTarget:
     # The app's readiness endpoint next to its /metrics, probed as job "<job>-health"
     # (see watchkeeper.monitor.probe.defaults); None: no health probe for this target.
     health_path: str | None = "/ready"
+    # Added to every scraped series, like a static_configs entry's labels.
+    labels: Mapping[str, str] = field(default_factory=dict)
 
     def effective_timeout_s(self) -> float:
         return self.timeout_s if self.timeout_s is not None else min(self.interval_s, 10.0)
@@ -148,46 +151,70 @@ def resolve_token(host: str, token: str | None) -> tuple[str | None, bool]:
 
 
 def load_targets(spec_path: Path) -> tuple[str, list[ScrapeTarget]]:
-    """The service name and scrape targets of a watchkeeper.yaml.
+    """The service name and the targets of its own job (``targets:``); ``scrape_targets``
+    has every job of the spec."""
+    targets = scrape_targets(spec_path)
+    service = targets[0].job  # the service's job comes first and has a target at least
+    return service, [t for t in targets if t.job == service]
 
-    The same job Prometheus gets from ``watchkeeper generate`` (job name = service,
-    ``scrape_interval``), so rules run unchanged on both.
+
+def scrape_targets(spec_path: Path, flags: Sequence[ScrapeTarget] = ()) -> list[ScrapeTarget]:
+    """``flags`` (the ``--target`` flags), then every scrape job `watchkeeper generate`
+    writes into prometheus.yml for the spec: the same job names, targets, metrics path,
+    labels and interval (generate's ``scrape_jobs``), so the rules run unchanged on both.
+
+    The service's job is probed for readiness at ``kubernetes.readiness_path``; an
+    exporter job is not (an exporter has no readiness endpoint). A flag whose job is one
+    of the spec's exporter jobs replaces the spec's ``exporter:`` address for that job (a
+    local stand-in, such as an endpoint of the app): it gets the job's labels and no
+    readiness probe either. Other flags are scraped as given, as services.
     """
+    from watchkeeper.generate.scrape_jobs import scrape_jobs
     from watchkeeper.spec import load_spec
 
     spec = load_spec(spec_path)  # SpecProblems (a SpecError) names file:line
     interval_s = float(spec.scrape_interval.seconds) or DEFAULT_SCRAPE_INTERVAL_S
+    jobs = [j for j in scrape_jobs(spec) if j.kind != "blackbox"]  # load_probes has those
+    exporters = {j.name: j for j in jobs if j.kind == "exporter"}
+    replaced = {t.job for t in flags} & exporters.keys()
     targets = [
-        ScrapeTarget(
-            spec.service,
-            f"{t.scheme}://{t.address}{t.path}",
-            interval_s,
-            health_path=spec.kubernetes.readiness_path,
-        )
-        for t in spec.parsed_targets
+        replace(t, labels={**exporters[t.job].labels, **t.labels}, health_path=None)
+        if t.job in exporters
+        else t
+        for t in flags
     ]
-    return spec.service, targets
+    for job in jobs:
+        if job.name in replaced:
+            continue
+        health = spec.kubernetes.readiness_path if job.kind == "service" else None
+        targets.extend(
+            ScrapeTarget(job.name, url, interval_s, health_path=health, labels=dict(job.labels))
+            for url in job.urls
+        )
+    return targets
 
 
 def load_probes(spec_path: Path) -> list[ProbeConfig]:
-    """The spec's ``http`` dependencies as probes, the way the generated prometheus.yml has
-    blackbox_exporter probe them: job ``<service>-<dependency>``, instance = the URL, label
-    ``dependency``, module http_2xx (any 2xx), every ``scrape_interval``."""
+    """The spec's blackbox jobs (its ``http`` dependencies) as probes, the way the
+    generated prometheus.yml has blackbox_exporter probe them: job
+    ``<service>-<dependency>``, instance = the URL, label ``dependency``, module http_2xx
+    (any 2xx), every ``scrape_interval``."""
+    from watchkeeper.generate.scrape_jobs import scrape_jobs
     from watchkeeper.spec import load_spec
-    from watchkeeper.spec.model import HttpDependency
 
     spec = load_spec(spec_path)
     interval_s = float(spec.scrape_interval.seconds) or DEFAULT_SCRAPE_INTERVAL_S
     return [
         ProbeConfig(
-            job=f"{spec.service}-{dep.name}",  # generate's exporter_job()
-            target=dep.url,
-            labels={"dependency": dep.name},
+            job=job.name,
+            target=url,
+            labels=dict(job.labels),
             interval_s=interval_s,
             timeout_s=min(interval_s, 10.0),
         )
-        for dep in spec.dependencies
-        if isinstance(dep, HttpDependency)
+        for job in scrape_jobs(spec)
+        if job.kind == "blackbox"  # module http_2xx: ProbeConfig's default, any 2xx
+        for url in job.urls
     ]
 
 
@@ -404,14 +431,16 @@ def rule_sources(config: MonitorConfig) -> list[RuleSource]:
 
 
 def spec_less_jobs(config: MonitorConfig) -> list[str]:
-    """Scrape jobs no spec describes (``--target`` without ``-f``, or besides the spec's)."""
+    """Scrape jobs no spec describes (``--target`` without ``-f``, or besides the spec's
+    jobs: its service's and its dependencies')."""
     specced: set[str] = set()
     if config.spec_path is not None:
         from watchkeeper.errors import SpecError
+        from watchkeeper.generate.scrape_jobs import scrape_jobs
         from watchkeeper.spec import load_spec
 
         try:
-            specced.add(load_spec(config.spec_path).service)
+            specced.update(j.name for j in scrape_jobs(load_spec(config.spec_path)))
         except (SpecError, OSError):
             pass  # the spec's own source reports the problem
     return sorted({t.job for t in config.targets} - specced)
@@ -554,7 +583,11 @@ def _scrape_manager(
     try:
         configs = [
             TargetConfig(
-                job=t.job, url=t.url, interval_s=t.interval_s, timeout_s=t.effective_timeout_s()
+                job=t.job,
+                url=t.url,
+                interval_s=t.interval_s,
+                timeout_s=t.effective_timeout_s(),
+                labels=dict(t.labels),
             )
             for t in targets
         ]
