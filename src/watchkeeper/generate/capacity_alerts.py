@@ -61,12 +61,19 @@ def _num6(value: Decimal) -> str:
 
 
 def llm_cost(c: AlertContext) -> AlertRule:
+    """Spend at the pace of the last ``window`` (default 1h) against the hourly budget:
+    ``increase`` over the window scaled to an hour, so any window compares dollars per
+    hour with dollars per hour (a shorter one reacts sooner and is noisier)."""
     assert c.spec.llm is not None
     override = c.spec.alerts.override(c.info.name)
     c.threshold = (
         override.threshold if override.threshold is not None else c.spec.llm.budget_usd_per_hour
     )
-    query = f"sum(increase({selector('llm_cost_usd_total', job=c.job)}[1h]))"
+    window = override.window or Duration(3600)
+    spend = f"sum(increase({selector('llm_cost_usd_total', job=c.job)}[{window}]))"
+    hourly = window.seconds == 3600
+    query = spend if hourly else f"{spend} * 3600 / {window.seconds}"
+    over = "The last hour cost" if hourly else f"At the pace of the last {window}, LLM spend is"
 
     def make(value: Decimal, minutes: int) -> Made:
         labels = {"job": c.job, "instance": c.instance, "model": "default"}
@@ -79,8 +86,9 @@ def llm_cost(c: AlertContext) -> AlertRule:
     return c.rule(
         f"{query} > {num(c.threshold)}",
         f'{c.spec.service}: LLM spend is ${{{{ $value | printf "%.4g" }}}} per hour',
-        f"The last hour cost more than the {num(c.threshold)} USD/hour budget.",
+        f"{over} more than the {num(c.threshold)} USD/hour budget.",
         query,
-        c.scenarios(make, above=True, settle=3600, earliest=60),
+        # The window is full of spend at the steady pace after one window.
+        c.scenarios(make, above=True, settle=window.seconds, earliest=60),
         board="llm",
     )
