@@ -34,6 +34,8 @@ __all__ = [
     "fault",
     "firing",
     "free_port",
+    "logs_on_failure",
+    "query",
     "resolved",
     "running_service",
     "wait_for",
@@ -147,6 +149,26 @@ class Traffic:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(15)
+
+
+@contextlib.contextmanager
+def logs_on_failure(*paths: Path) -> Iterator[None]:
+    """On any failure inside, print the tail of each log (service, monitor) first."""
+    try:
+        yield
+    except BaseException:
+        for path in paths:
+            text = path.read_text(errors="replace") if path.exists() else "(no log)"
+            print(f"----- {path.name} (last 6000 characters) -----\n{text[-6000:]}")
+        raise
+
+
+def query(monitor: str, promql: str) -> list[dict[str, Any]]:
+    """The result vector of an instant query on the monitor's (or Prometheus's) API."""
+    response = httpx.get(f"{monitor}/api/v1/query", params={"query": promql}, timeout=10)
+    response.raise_for_status()
+    result: list[dict[str, Any]] = response.json()["data"]["result"]
+    return result
 
 
 def alerts_named(sink: Sink, name: str, status: str | None = None) -> list[dict[str, Any]]:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,8 @@ from tests.examples.harness import (
     fault,
     firing,
     free_port,
+    logs_on_failure,
+    query,
     resolved,
     running_service,
     wait_for,
@@ -120,23 +121,6 @@ def _test_spec(tmp_path: Path, port: int, upstream_port: int, pager: Sink, chat:
     with path.open("w") as f:
         yaml.dump(spec, f)
     return path
-
-
-@contextlib.contextmanager
-def _logs_on_failure(*logs: Path) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        for log in logs:
-            text = log.read_text(errors="replace") if log.exists() else "(no log)"
-            print(f"\n===== {log.name} (tail) =====\n{text[-4000:]}")
-        raise
-
-
-def _query(monitor: str, promql: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{monitor}/api/v1/query", params={"query": promql}, timeout=10)
-    response.raise_for_status()
-    return response.json()["data"]["result"]  # type: ignore[no-any-return]
 
 
 def _monitor_alerts(monitor: str) -> dict[str, list[dict[str, Any]]]:
@@ -225,7 +209,7 @@ def test_faults_page_the_pager_and_warn_the_chat(tmp_path: Path) -> None:
     with (
         Sink().start() as pager,
         Sink().start() as chat,
-        _logs_on_failure(service_log, upstream_log, monitor_log),
+        logs_on_failure(service_log, upstream_log, monitor_log),
         running_service(
             ["{python}", "-m", "examples.analysis_service.upstream", "--port", str(upstream_port)],
             ready_url=f"{upstream}/health",
@@ -261,7 +245,7 @@ def test_faults_page_the_pager_and_warn_the_chat(tmp_path: Path) -> None:
         # Healthy: analyses run and are measured, one trace per analysis.
         _analysis_spans(service, service_log)
         wait_for(
-            lambda: _query(monitor, 'sum(job_duration_seconds_count{job="analysis"}) > 5'),
+            lambda: query(monitor, 'sum(job_duration_seconds_count{job="analysis"}) > 5'),
             60,
             "analyses counted by the monitor",
         )
@@ -316,19 +300,19 @@ def test_faults_page_the_pager_and_warn_the_chat(tmp_path: Path) -> None:
         for name in ("AnalysisFailureRate", "AnalysisSlow", "DataApiSlow"):
             assert any(a["state"] == "firing" for a in active.get(name, [])), (name, active)
         assert {a["labels"]["dataset"] for a in active["AnalysisSlow"]} == set(DATASETS)
-        reasons = _query(
+        reasons = query(
             monitor, 'sum by (reason) (outcomes_total{job="analysis",result="failure"}) > 0'
         )
         assert {r["metric"]["reason"] for r in reasons} == {"model"}
-        assert _query(monitor, 'watchkeeper_health_check_status{check="data-api"} == 0')
+        assert query(monitor, 'watchkeeper_health_check_status{check="data-api"} == 0')
         # the guide's dashboard panels, as the README writes them: analyses pile up while
         # slow, and bytes keep being processed
         wait_for(
-            lambda: _query(monitor, 'sum(jobs_active{job="analysis",job_name="analysis"}) > 3'),
+            lambda: query(monitor, 'sum(jobs_active{job="analysis",job_name="analysis"}) > 3'),
             30,
             "active analyses piling up",
         )
-        assert _query(monitor, 'sum(rate(job_processed_bytes_total{job="analysis"}[10s])) > 0')
+        assert query(monitor, 'sum(rate(job_processed_bytes_total{job="analysis"}[10s])) > 0')
 
         # Faults cleared: every alert resolves, at the receiver it fired at.
         fault(service, "analysis_fail", on=False)

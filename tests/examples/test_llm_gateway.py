@@ -24,12 +24,10 @@ carries request ids and hashed key ids, never a key.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import random
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +44,8 @@ from tests.examples.harness import (
     fault,
     firing,
     free_port,
+    logs_on_failure,
+    query,
     running_service,
     wait_for,
     watchkeeper_up,
@@ -106,25 +106,8 @@ def _test_spec(tmp_path: Path, port: int, pager: Sink, slack: Sink) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def _logs_on_failure(*logs: Path) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        for log in logs:
-            text = log.read_text(errors="replace") if log.exists() else "(no log)"
-            print(f"\n===== {log.name} (tail) =====\n{text[-4000:]}")
-        raise
-
-
-def _query(monitor: str, promql: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{monitor}/api/v1/query", params={"query": promql}, timeout=10)
-    response.raise_for_status()
-    return response.json()["data"]["result"]  # type: ignore[no-any-return]
-
-
 def _scalar(monitor: str, promql: str) -> float:
-    result = _query(monitor, promql)
+    result = query(monitor, promql)
     assert len(result) == 1, (promql, result)
     return float(result[0]["value"][1])
 
@@ -191,7 +174,7 @@ def test_llm_faults_page_and_resolve(tmp_path: Path) -> None:
     with (
         Sink().start() as pager,
         Sink().start() as slack,
-        _logs_on_failure(service_log, json_log, upstream_log, monitor_log),
+        logs_on_failure(service_log, json_log, upstream_log, monitor_log),
         running_service(
             ["{python}", "-m", "examples.llm_gateway.upstream", "--port", str(upstream_port)],
             ready_url=f"{upstream}/health",
@@ -228,15 +211,15 @@ def test_llm_faults_page_and_resolve(tmp_path: Path) -> None:
         assert traced.headers["x-request-id"] == "e2e-llm-0001"
         assert traced.json()["model"] == "gpt-4o-mini-2024-07-18"
         wait_for(
-            lambda: _query(monitor, 'sum(outcomes_total{job="llm-gateway",result="success"}) > 30'),
+            lambda: query(monitor, 'sum(outcomes_total{job="llm-gateway",result="success"}) > 30'),
             60,
             "tasks counted by the monitor",
         )
-        wait_for(lambda: _query(monitor, "llm_active_api_keys == 3"), 30, "three active keys")
+        wait_for(lambda: query(monitor, "llm_active_api_keys == 3"), 30, "three active keys")
         assert _scalar(monitor, "llm_daily_active_api_keys") == 3
         key_ids = {
             r["metric"]["api_key_id"]
-            for r in _query(monitor, "sum by (api_key_id) (llm_api_key_requests_total)")
+            for r in query(monitor, "sum by (api_key_id) (llm_api_key_requests_total)")
         }
         assert len(key_ids) == 3, key_ids
         assert all(HEX16.match(k) for k in key_ids), key_ids
@@ -268,11 +251,11 @@ def test_llm_faults_page_and_resolve(tmp_path: Path) -> None:
         cost = firing(slack, "LLMCostOverBudget")
         _assert_alert(cost, "LLMCostOverBudget", "warning")
         assert not alerts_named(pager, "LLMCostOverBudget")
-        reasons = _query(
+        reasons = query(
             monitor, 'sum by (reason) (outcomes_total{job="llm-gateway",result="failure"}) > 0'
         )
         assert {r["metric"]["reason"] for r in reasons} == {"upstream"}
-        assert _query(monitor, 'llm_requests_total{job="llm-gateway",result="error"} > 0')
+        assert query(monitor, 'llm_requests_total{job="llm-gateway",result="error"} > 0')
         fault(upstream, "errors", on=False)
         fault(upstream, "expensive", on=False)
 
@@ -311,9 +294,9 @@ def test_llm_faults_page_and_resolve(tmp_path: Path) -> None:
         active = _monitor_alerts(monitor)
         for name in ("DatabaseDown", "RedisDown", "HealthCheckFailing", "TaskSuccessRateLow"):
             assert any(a["state"] == "firing" for a in active.get(name, [])), (name, active)
-        assert _query(monitor, 'pg_up{job="llm-gateway-postgres"} == 0')
-        assert _query(monitor, 'redis_up{job="llm-gateway-redis"} == 0')
-        reasons = _query(
+        assert query(monitor, 'pg_up{job="llm-gateway-postgres"} == 0')
+        assert query(monitor, 'redis_up{job="llm-gateway-redis"} == 0')
+        reasons = query(
             monitor, 'sum by (reason) (increase(outcomes_total{job="llm-gateway"}[5s])) > 0'
         )
         assert "redis" in {r["metric"].get("reason") for r in reasons}, reasons

@@ -30,7 +30,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from ruamel.yaml import YAML
 
@@ -39,12 +38,14 @@ from tests.examples.harness import (
     Traffic,
     fault,
     free_port,
+    logs_on_failure,
+    query,
     running_service,
     wait_for,
     watchkeeper_up,
 )
-from tests.examples.test_verification_api import logs_on_failure, make_spec
-from tests.monitor.notify.test_differential import running_alertmanager
+from tests.examples.test_verification_api import make_spec
+from tests.support.alertmanager import running_alertmanager
 from tests.support.prometheus import running_prometheus
 
 pytestmark = pytest.mark.slow
@@ -111,11 +112,6 @@ def converge(
             f"{what}: only embedded {sorted(a - b)}; only Prometheus+Alertmanager {sorted(b - a)}"
         ) from None
     return embedded()
-
-
-def query(url: str, promql: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=10)
-    return response.json()["data"]["result"]  # type: ignore[no-any-return]
 
 
 def test_same_faults_same_alerts_on_both_engines(tmp_path: Path) -> None:

@@ -31,7 +31,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,8 @@ from tests.examples.harness import (
     fault,
     firing,
     free_port,
+    logs_on_failure,
+    query,
     resolved,
     running_service,
     wait_for,
@@ -107,15 +108,8 @@ def _clean_redis() -> None:
     client.close()
 
 
-def _query(monitor: str, promql: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{monitor}/api/v1/query", params={"query": promql}, timeout=10)
-    response.raise_for_status()
-    result: list[dict[str, Any]] = response.json()["data"]["result"]
-    return result
-
-
 def _value(monitor: str, promql: str) -> float | None:
-    result = _query(monitor, promql)
+    result = query(monitor, promql)
     return float(result[0]["value"][1]) if result else None
 
 
@@ -124,17 +118,6 @@ def _active_alerts(monitor: str) -> list[dict[str, Any]]:
     response.raise_for_status()
     alerts: list[dict[str, Any]] = response.json()["data"]["alerts"]
     return alerts
-
-
-@contextlib.contextmanager
-def _logs_on_failure(*paths: Path) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        for path in paths:
-            text = path.read_text(errors="replace") if path.exists() else "(no log)"
-            print(f"----- {path.name} (tail) -----\n{text[-6000:]}", file=sys.stderr)
-        raise
 
 
 def _browse_once(base: str, monitor: str) -> None:
@@ -223,7 +206,7 @@ def test_shop_faults_fire_grouped_alerts_with_runbooks_then_resolve(tmp_path: Pa
     env = {"TMPDIR": str(tmp_path)}  # gunicorn's multiprocess directory stays in tmp_path
     with (
         sink,
-        _logs_on_failure(*logs),
+        logs_on_failure(*logs),
         running_service(
             ["{python}", "-m", "examples.shop_app.upstream", "--port", str(upstream_port)],
             ready_url=f"{upstream}/health",
@@ -312,7 +295,7 @@ def test_shop_faults_fire_grouped_alerts_with_runbooks_then_resolve(tmp_path: Pa
             assert set(EXPECTED) | {"SLOErrorBudgetBurn"} <= active, active
             assert _value(monitor, 'max(queue_depth{job="shop",queue="emails"})') > 10000  # type: ignore[operator]
             assert _value(monitor, 'probe_success{job="shop-payments-api"}') == 0
-            errors = _query(monitor, 'watchkeeper_exceptions_total{job="shop"}')
+            errors = query(monitor, 'watchkeeper_exceptions_total{job="shop"}')
             assert {e["metric"]["type"] for e in errors} == {"RuntimeError"}
             products = 'job="shop",db_collection_name="products",db_operation_name="select"'
             slow_db = _value(

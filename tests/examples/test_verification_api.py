@@ -44,6 +44,8 @@ from tests.examples.harness import (
     Traffic,
     fault,
     free_port,
+    logs_on_failure,
+    query,
     running_service,
     wait_for,
     watchkeeper_up,
@@ -215,25 +217,9 @@ def firing_in_api(monitor: str) -> list[dict[str, Any]]:
     return [a for a in data if a["state"] == "firing"]
 
 
-def query(monitor: str, promql: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{monitor}/api/v1/query", params={"query": promql}, timeout=10)
-    return response.json()["data"]["result"]  # type: ignore[no-any-return]
-
-
 def detailed(base: str) -> tuple[int, dict[str, Any]]:
     response = httpx.get(f"{base}/health/detailed", timeout=15)
     return response.status_code, response.json()
-
-
-@contextlib.contextmanager
-def logs_on_failure(*paths: Path) -> Iterator[None]:
-    try:
-        yield
-    except BaseException:
-        for path in paths:
-            text = path.read_text(errors="replace") if path.exists() else "(no log)"
-            print(f"----- {path.name} (last 6000 characters) -----\n{text[-6000:]}")
-        raise
 
 
 @pytest.mark.slow

@@ -13,11 +13,8 @@ inhibitions (including a muted alert that resolves), and everything resolving.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-import subprocess
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,13 +24,12 @@ import orjson
 import pytest
 
 from tests.monitor.notify.sink import Sink, wait_for
-from tests.support.prometheus import free_port, wait_ready
+from tests.support.alertmanager import ALERTMANAGER, running_alertmanager
 from tests.support.watchkeeper import watchkeeper_up
 from watchkeeper.monitor.notify import alertmanager_yaml
 
 pytestmark = pytest.mark.slow
 
-ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 
 SPEC = """\
 version: 1
@@ -64,35 +60,6 @@ notify:
 def _iso(ms: int) -> str:
     moment = datetime.fromtimestamp(ms / 1000, UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@contextlib.contextmanager
-def running_alertmanager(config: Path, work: Path) -> Iterator[str]:
-    port = free_port()
-    log = (work / "alertmanager.log").open("wb")
-    process = subprocess.Popen(
-        [
-            ALERTMANAGER,
-            f"--config.file={config}",
-            f"--storage.path={work / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process=process)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 Key = tuple[str, tuple[tuple[str, str], ...]]

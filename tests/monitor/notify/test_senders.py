@@ -24,7 +24,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from tests.monitor.notify.sink import Sink, wait_for
 from tests.monitor.notify.support import alert, running
-from tests.monitor.notify.test_differential import ALERTMANAGER, running_alertmanager
+from tests.support.alertmanager import ALERTMANAGER, running_alertmanager
 from tests.support.prometheus import free_port
 from watchkeeper.monitor.notify import Notifier, parse_config
 from watchkeeper.monitor.notify.config import EmailConfig, Integration, PagerDutyConfig, SlackConfig
