@@ -29,9 +29,13 @@ fi
 
 # Debian's packages start their own daemons where systemd runs; here we only want
 # the binaries, so stop any packaged prometheus/alertmanager that would hold ports.
-for svc in prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter; do
-  pkill -f "/usr/bin/$svc " >/dev/null 2>&1 || true
-done
+# Only the packaged daemons: they run as the package's user 'prometheus'; the
+# servers tests and benchmarks start (as this user) are never touched.
+if id prometheus >/dev/null 2>&1; then
+  for svc in prometheus prometheus-alertmanager prometheus-node-exporter prometheus-blackbox-exporter; do
+    $SUDO pkill -u prometheus -f "/usr/bin/$svc( |$)" >/dev/null 2>&1 || true
+  done
+fi
 
 # PostgreSQL on 127.0.0.1:5432 with a 'test' database reachable as postgres.
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
