@@ -238,3 +238,12 @@ def test_warnings_for_clear_secrets_unset_selector_and_untested_custom_alerts() 
     assert any("'s' slack.webhook_url is written in clear" in w for w in warnings)
     assert any(w.startswith("kubernetes.selector is not set") for w in warnings)
     assert any("custom alert Stuck has no `test:` series" in w for w in warnings)
+
+
+def test_a_zero_alert_window_is_located() -> None:
+    # [0s] would be invalid PromQL in every generated rule that uses the window.
+    errors = errors_of("service: shop\nalerts:\n  HighErrorRate: {window: 0s}\n")
+    assert errors == [
+        "watchkeeper.yaml:3: alerts.HighErrorRate: window must be longer than 0s (e.g. 5m), "
+        "got '0s'"
+    ]

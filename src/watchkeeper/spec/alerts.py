@@ -8,7 +8,7 @@ from pydantic import Field
 
 from watchkeeper.spec.base import SpecModel
 from watchkeeper.spec.catalog import Severity
-from watchkeeper.spec.types import DurationField, LabelName, Number
+from watchkeeper.spec.types import DurationField, LabelName, Number, PositiveDurationField
 
 __all__ = ["AlertOverride", "AlertsSection", "CustomAlert", "CustomAlertTest", "TestSeries"]
 
@@ -23,9 +23,9 @@ class AlertOverride(SpecModel):
     hold: DurationField | None = Field(default=None, alias="for")
     severity: Severity | None = None
     # Only for the alerts that use them: rate window, baseline offset, prediction horizon.
-    window: DurationField | None = None
-    offset: DurationField | None = None
-    horizon: DurationField | None = None
+    window: PositiveDurationField | None = None
+    offset: PositiveDurationField | None = None
+    horizon: PositiveDurationField | None = None
 
 
 class TestSeries(SpecModel):

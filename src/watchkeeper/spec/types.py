@@ -18,6 +18,7 @@ from watchkeeper.spec.durations import Duration, parse_duration
 __all__ = [
     "ENV_REF",
     "DurationField",
+    "PositiveDurationField",
     "LabelName",
     "Number",
     "Percent",
@@ -72,6 +73,20 @@ def _label_name(value: Any) -> str:
 
 DurationField = Annotated[
     Duration, BeforeValidator(parse_duration), PlainSerializer(str, return_type=str)
+]
+
+
+def _positive_duration(value: Any) -> Duration:
+    duration = parse_duration(value)
+    if duration.seconds <= 0:
+        raise ValueError(f"must be longer than 0s (e.g. 5m), got {value!r}")
+    return duration
+
+
+# A rate window, baseline offset or prediction horizon: 0s would make invalid
+# PromQL ([0s]) or compare a series with itself.
+PositiveDurationField = Annotated[
+    Duration, BeforeValidator(_positive_duration), PlainSerializer(str, return_type=str)
 ]
 Number = Annotated[Decimal, BeforeValidator(to_decimal)]
 Percent = Annotated[Decimal, BeforeValidator(_percent)]
