@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from watchkeeper.generate.scrape_jobs import scrape_jobs
 from watchkeeper.monitor.model import Matcher, MatchType
 from watchkeeper.monitor.web.console.queries import quote
 from watchkeeper.monitor.web.console.runner import Runner
@@ -89,16 +90,23 @@ class ConsoleContext:
 
     def services(self) -> list[str]:
         """Every service to show: the spec's, the scraped jobs, and jobs with HTTP data
-        already in the store (a data dir served without scraping)."""
-        names = {spec.service for spec in self.specs}
-        names.update(t.job for t in self.scrape_targets())
+        already in the store (a data dir served without scraping), less the specs'
+        dependency jobs (``<service>-<dependency>``: a postgres/redis exporter or a
+        blackbox probe), which `up -f` scrapes as Prometheus would but are no service."""
+        specced = {spec.service for spec in self.specs}
+        names = {t.job for t in self.scrape_targets()}
         try:
             metric = Matcher.of("__name__", MatchType.EQUAL, HTTP_COUNT)
             names.update(self.api.storage.label_values("job", [metric]))
         except Exception:  # the store's index is best effort here; the pages still work
             pass
         names.discard("")
-        return sorted(names)
+        # a spec's service stays even if another spec has a dependency job of its name
+        return sorted((names - self._dependency_jobs()) | specced)
+
+    def _dependency_jobs(self) -> set[str]:
+        """The specs' exporter and blackbox jobs, named as generate names them."""
+        return {j.name for spec in self.specs for j in scrape_jobs(spec) if j.kind != "service"}
 
     def staleness(self, runner: Runner, now_ms: int) -> Staleness:
         """Scrape targets with no successful scrape (``up == 1``) in their last 2 intervals.
