@@ -6,10 +6,12 @@ Real processes on 127.0.0.1: the fake OpenAI provider, the gateway (PostgreSQL d
 loaded with ruamel.yaml (PyYAML is not installed) and changed only for speed and the
 environment: the target is this test's port, scrape_interval 1s, the alerts' `for:` 3s and
 rate windows 15s (TaskSuccessRateLow's `[5m]` too), both receivers webhooks to the Sinks,
-group_wait/group_interval 1s. `watchkeeper up -f` does not scrape the spec's exporters, so
-the monitor gets `--target llm-gateway-postgres=.../_exporters/postgres` and
-`--target llm-gateway-redis=.../_exporters/redis` (the app's pg_up stand-in and the SDK's
-redis_up; see the example's README) under the jobs the generated rules select.
+group_wait/group_interval 1s. `watchkeeper up -f` scrapes the spec's exporter jobs at their
+`exporter:` addresses, where no real exporter runs here, so `--target
+llm-gateway-postgres=.../_exporters/postgres` and `--target
+llm-gateway-redis=.../_exporters/redis` replace those addresses with the app's stand-ins
+(pg_up from a SELECT 1, the SDK's redis_up; see the example's README), under the jobs the
+generated rules select.
 
 Phase 1, the provider fails half the calls and bills runaway generations: TaskSuccessRateLow
 and HighErrorRate (critical: pager and slack) and LLMCostOverBudget (warning: slack only).
