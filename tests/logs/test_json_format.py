@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import io
 import logging
 import time
 import uuid
@@ -223,3 +224,29 @@ def test_a_record_subclass_keeps_its_extras_in_order() -> None:
     assert list(line)[-4:] == ["tag", "b_first", "password", "field_level"]
     assert line["password"] == "[REDACTED]"
     assert line["level"] == "info"
+
+
+def test_plain_record_extras_keep_order_and_redaction() -> None:
+    record = logging.getLogger("x").makeRecord(
+        "x", logging.INFO, __file__, 1, "done", (), None,
+        extra={"b_first": 1, "password": "hunter2", "level": "forged", "note": "n" * 2000},
+    )  # fmt: skip
+    line = orjson.loads(JSONFormatter(truncate=100).render(record))
+    assert list(line)[-4:] == ["b_first", "password", "field_level", "note"]
+    assert line["password"] == "[REDACTED]"
+    assert line["level"] == "info"
+    assert len(line["note"]) < 200
+
+
+class _Upper(JSONFormatter):
+    def render(self, record: logging.LogRecord) -> bytes:
+        return super().render(record).upper()
+
+
+def test_a_subclass_render_is_what_handlers_call() -> None:
+    stream = io.BytesIO()
+    logger = logging.getLogger("test.upper")
+    logger.handlers = [wlogs.LineHandler(stream, _Upper())]
+    logger.propagate = False
+    logger.warning("quiet please")
+    assert b'"MESSAGE":"QUIET PLEASE"' in stream.getvalue()

@@ -186,3 +186,57 @@ def test_deep_and_cyclic_values_are_cut_not_recursed_forever() -> None:
         depth += 1
     assert out == "[too deep]"
     assert depth == 8
+
+
+_JWT = (
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "secret"),
+    [
+        (("4111111111111111",), "4111111111111111"),
+        (("4111 1111 1111 1111",), "4111 1111 1111 1111"),
+        (("4111-1111-1111-1111",), "4111-1111-1111-1111"),
+        (("5500 0000 0000 0004",), "5500 0000 0000 0004"),
+        ((f"Bearer {_JWT[:20]}",), _JWT[:20]),
+        (("bearer abcdefghijklmnop",), "abcdefghijklmnop"),
+        (("BEARER abcdefghijklmnop",), "abcdefghijklmnop"),
+        ((_JWT,), _JWT),
+        (("password=hunter2hunter2",), "hunter2hunter2"),
+        (("api_key: sk-live-0123456789",), "sk-live-0123456789"),
+    ],
+)
+def test_secrets_in_messages_are_redacted_on_every_path(args: tuple[str], secret: str) -> None:
+    # The message's redaction is inlined in the JSON line path (render through the
+    # handler's entry), separate from Redactor.text and from the console's fields:
+    # each must catch what the patterns match, in a message formatted from %-args.
+    formatter = JSONFormatter()
+    record = logging.LogRecord("app", logging.INFO, __file__, 1, "paid with %s ok", args, None)
+    line = formatter.render(record)
+    assert secret.encode() not in line
+    assert REDACTED.encode() in line
+    assert secret not in formatter.format(record)
+    fields = formatter.fields.from_record(record)
+    assert secret not in fields["message"]
+    assert REDACTED in fields["message"]
+    assert secret not in Redactor().text(f"paid with {args[0]} ok")
+
+
+def test_a_custom_redactor_is_used_for_the_message_too() -> None:
+    redactor = Redactor(patterns=[*DEFAULT_PATTERNS, r"ssn-\d{9}"])
+    formatter = JSONFormatter(redact=redactor)
+    record = logging.LogRecord(
+        "app",
+        logging.INFO,
+        __file__,
+        1,
+        "ids %s and %s",
+        ("ssn-123456789", "4111111111111111"),
+        None,
+    )
+    line = formatter.render(record)
+    assert b"ssn-123456789" not in line
+    assert b"4111111111111111" not in line
+    assert line.count(REDACTED.encode()) == 2

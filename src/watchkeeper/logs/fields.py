@@ -20,14 +20,16 @@ import traceback
 from collections.abc import Iterable, Mapping
 from itertools import islice
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, overload
+
+import orjson
 
 from watchkeeper.logs.binding import RequestContext, current_local, current_request
-from watchkeeper.logs.redaction import REDACTED, Redactor
+from watchkeeper.logs.redaction import REDACTED, Redactor, scan
 from watchkeeper.logs.trace_ids import current_trace_ids
 from watchkeeper.logs.truncation import DEFAULT_LIMIT, truncate
 
-__all__ = ["CORE_FIELDS", "STRUCTLOG_FIELDS", "FieldBuilder"]
+__all__ = ["CORE_FIELDS", "STRUCTLOG_FIELDS", "FieldBuilder", "fallback_line"]
 
 CORE_FIELDS = frozenset({
     "timestamp", "level", "logger", "message", "service", "trace_id", "span_id", "exception",
@@ -60,6 +62,8 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 # ".000Z" … ".999Z": milliseconds by table lookup, a quarter of the cost of formatting
 # a number into a string on every line.
 _MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
+_dumps = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 class FieldBuilder:
@@ -76,6 +80,7 @@ class FieldBuilder:
         self.limit = truncate_at or None
         self._secret = redactor.is_secret_key if redactor is not None else None
         self._key_cache = redactor.key_cache if redactor is not None else None
+        self._scans = redactor.default_scans if redactor is not None else None
         # Strings shorter than this need neither a redaction scan nor truncation.
         no_limit = 1 << 62
         self._short = min(
@@ -161,60 +166,121 @@ class FieldBuilder:
         return cached[1] + _MILLIS[int((created - second) * 1000)]
 
     def from_record(self, record: logging.LogRecord) -> dict[str, Any]:
-        # The hot path of every log line: the helpers are inlined where a call would
-        # cost more than the work it does.
-        msg = record.msg
-        if type(msg) is str and type(record) is _LogRecord:  # getMessage(), inlined
-            args = record.args
-            if args:
-                try:
-                    message = msg % args
-                except Exception:  # bad %-args: keep what the caller wrote, not lose the line
-                    message = f"{msg} {args!r}"
+        """The record's fields, in order (the console format's input)."""
+        return self.build(False, record)
+
+    def json_line(self, record: logging.LogRecord) -> bytes:
+        """The record as one JSON line, newline included (``JSONFormatter.render``)."""
+        return self.build(True, record)
+
+    @overload
+    def build(self, line: Literal[False], record: logging.LogRecord) -> dict[str, Any]: ...
+    @overload
+    def build(self, line: Literal[True], record: logging.LogRecord) -> bytes: ...
+
+    def build(self, line: bool, record: logging.LogRecord) -> dict[str, Any] | bytes:
+        """The record's fields (``line=False``), or its JSON line: the handler calls
+        ``partial(build, True)``, one Python frame from the record to the bytes.
+
+        The hot path of every log line: the helpers are inlined where a call would
+        cost more than the work it does. A JSON line is never lost to an error: a
+        record that cannot be rendered becomes its message and the error.
+        """
+        try:
+            msg = record.msg
+            if type(msg) is str and type(record) is _LogRecord:  # getMessage(), inlined
+                args = record.args
+                if args:
+                    try:
+                        message = msg % args
+                    except Exception:  # bad %-args: keep what the caller wrote, not lose the line
+                        message = f"{msg} {args!r}"
+                else:
+                    message = msg
             else:
-                message = msg
-        else:
-            try:
-                message = record.getMessage()
-            except Exception:
-                message = f"{record.msg!s} {record.args!r}"
-        if len(message) >= self._short:
-            if self.redactor is not None:
-                message = self.redactor.text(message)
-            if self.limit and len(message) > self.limit:
-                message = truncate(message, self.limit)
-        created = record.created
-        second = int(created)
-        cached = self._ts
-        if cached[0] != second:  # one strftime per second, not per line
-            cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
-            self._ts = cached
-        out: dict[str, Any] = {
-            "timestamp": cached[1] + _MILLIS[int((created - second) * 1000)],
-            "level": _LEVELS.get(record.levelno) or record.levelname.lower(),
-            "logger": record.name,
-            "message": message,
-        }
-        if self.service is not None:
-            out["service"] = self.service
-        holder = current_request()
-        if holder is not None:
-            self._request_fields(out, holder)
-        local = current_local()
-        if local:
-            self._merge(out, local)
-        if _modules_get("opentelemetry.trace") is not None:
-            ids = current_trace_ids()
-            if ids is not None:
-                out["trace_id"], out["span_id"] = ids
-        attrs = record.__dict__
-        if len(attrs) > _PLAIN_RECORD_SIZE:  # anything beyond a plain record: extras
-            self._extras(out, record, attrs)
-        if record.exc_info:
-            out["exception"] = self.exception(record.exc_info)
-        if record.stack_info:
-            out["stack_info"] = self._stack(record.stack_info)
-        return out
+                try:
+                    message = record.getMessage()
+                except Exception:
+                    message = f"{record.msg!s} {record.args!r}"
+            if len(message) >= self._short:
+                scans = self._scans
+                if scans is not None:  # the default patterns: Redactor.text(), inlined
+                    if "earer" in message or "EARER" in message:
+                        message = scan(scans[0], message)
+                    if "eyJ" in message:
+                        message = scan(scans[1], message)
+                    if "=" in message or ":" in message:
+                        message = scan(scans[2], message)
+                    card = scans[3][1]
+                    if card.search(message) is not None:
+                        message = card.sub(scans[3][2], message)
+                elif self.redactor is not None:
+                    message = self.redactor.text(message)
+                if self.limit and len(message) > self.limit:
+                    message = truncate(message, self.limit)
+            created = record.created
+            second = int(created)
+            cached = self._ts
+            if cached[0] != second:  # one strftime per second, not per line
+                cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+                self._ts = cached
+            out: dict[str, Any] = {
+                "timestamp": cached[1] + _MILLIS[int((created - second) * 1000)],
+                "level": _LEVELS.get(record.levelno) or record.levelname.lower(),
+                "logger": record.name,
+                "message": message,
+            }
+            if self.service is not None:
+                out["service"] = self.service
+            holder = current_request()
+            if holder is not None:
+                self._request_fields(out, holder)
+            local = current_local()
+            if local:
+                self._merge(out, local)
+            if _modules_get("opentelemetry.trace") is not None:
+                ids = current_trace_ids()
+                if ids is not None:
+                    out["trace_id"], out["span_id"] = ids
+            attrs = record.__dict__
+            if len(attrs) > _PLAIN_RECORD_SIZE:  # anything beyond a plain record: extras
+                if type(record) is _LogRecord and STRUCTLOG_FIELDS not in attrs:
+                    # _extras(), inlined for a plain record: LogRecord.__init__ sets the same
+                    # attributes in the same order every time, and makeRecord adds the
+                    # extras after them.
+                    names = self._names
+                    short = self._short
+                    for key, value in islice(attrs.items(), _PLAIN_RECORD_SIZE, None):
+                        try:
+                            name = names[key]
+                        except KeyError:
+                            name = self._name(key)
+                        if type(name) is not str:
+                            if name:  # (name,): a secret-looking key
+                                out[name[0]] = REDACTED  # type: ignore[index]
+                            continue
+                        kind = type(value)
+                        if kind is str:
+                            out[name] = value if len(value) < short else self.text(value)
+                        elif kind is int:
+                            out[name] = value if 0 <= value < _CARD_MIN else self._big_int(value)
+                        elif kind is float or kind is bool or value is None:
+                            out[name] = value
+                        else:
+                            out[name] = self.clean(value)
+                else:
+                    self._extras(out, record, attrs)
+            if record.exc_info:
+                out["exception"] = self.exception(record.exc_info)
+            if record.stack_info:
+                out["stack_info"] = self._stack(record.stack_info)
+            if line:
+                return _dumps(out, default=self.default, option=_NEWLINE)
+            return out
+        except Exception as exc:
+            if line:
+                return fallback_line(record, exc)
+            raise
 
     def _extras(
         self, out: dict[str, Any], record: logging.LogRecord, attrs: dict[str, Any]
@@ -393,3 +459,18 @@ class FieldBuilder:
         if stack_info:
             out["stack_info"] = self._stack(stack_info)
         return out
+
+
+def fallback_line(record: logging.LogRecord, error: Exception) -> bytes:
+    """The line of a record that could not be rendered: its message and the error."""
+    try:
+        message = str(record.msg)[:DEFAULT_LIMIT]
+    except Exception:
+        message = "<unprintable message>"
+    line: dict[str, Any] = {
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        "message": message,
+        "log_error": f"watchkeeper could not render this record: {error!r}"[:DEFAULT_LIMIT],
+    }
+    return _dumps(line, option=_NEWLINE)

@@ -10,18 +10,15 @@ call never disappears silently and never raises into the application.
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import orjson
+from collections.abc import Callable
+from functools import partial
+from typing import cast
 
 from watchkeeper.logs.fields import FieldBuilder
 from watchkeeper.logs.redaction import Redactor
 from watchkeeper.logs.truncation import DEFAULT_LIMIT
 
 __all__ = ["JSONFormatter"]
-
-_dumps = orjson.dumps
-_NEWLINE = orjson.OPT_APPEND_NEWLINE
 
 
 class JSONFormatter(logging.Formatter):
@@ -38,29 +35,15 @@ class JSONFormatter(logging.Formatter):
         super().__init__()
         redactor = Redactor() if redact is True else (redact or None)
         self.fields = FieldBuilder(service, redactor, truncate)
-        self._from_record = self.fields.from_record
-        self._default = self.fields.default
+        if type(self).render is JSONFormatter.render:  # not overridden by a subclass
+            # The builder's own entry, no frame of ours in between (handlers call
+            # render for every line): the same bytes as the method below.
+            line = cast("Callable[[logging.LogRecord], bytes]", partial(self.fields.build, True))
+            self.render = line  # type: ignore[method-assign,assignment]
 
     def render(self, record: logging.LogRecord) -> bytes:
         """The record as one JSON line, newline included."""
-        try:
-            return _dumps(self._from_record(record), default=self._default, option=_NEWLINE)
-        except Exception as exc:
-            return _fallback(record, exc)
+        return self.fields.json_line(record)
 
     def format(self, record: logging.LogRecord) -> str:
         return self.render(record)[:-1].decode()
-
-
-def _fallback(record: logging.LogRecord, error: Exception) -> bytes:
-    try:
-        message = str(record.msg)[:DEFAULT_LIMIT]
-    except Exception:
-        message = "<unprintable message>"
-    line: dict[str, Any] = {
-        "level": record.levelname.lower(),
-        "logger": record.name,
-        "message": message,
-        "log_error": f"watchkeeper could not render this record: {error!r}"[:DEFAULT_LIMIT],
-    }
-    return _dumps(line, option=_NEWLINE)

@@ -165,8 +165,12 @@ class Redactor:
             (p.gate, re.compile(p.regex), _Replacer(p.replace or _redacted, p.name == "card"))
             for p in ours
         ]
-        # Exactly the defaults (the common case): their gates inlined in text().
+        # Exactly the defaults (the common case): their gates inlined in text() (and
+        # in FieldBuilder's message path, which reads default_scans).
         self._defaults = tuple(ours) == DEFAULT_PATTERNS and not self._extra
+        self.default_scans: tuple[_Scan, ...] | None = (
+            tuple(self._scans) if self._defaults else None
+        )
         # Only our own defaults are known to need at least _MIN_MATCH characters.
         defaults = all(p in DEFAULT_PATTERNS for p in ours) and not self._extra
         self.min_length = _MIN_MATCH if defaults else 1
@@ -200,19 +204,19 @@ class Redactor:
         scans = self._scans
         if self._defaults:  # bearer, jwt, assignment, card: gates inlined
             if "earer" in text or "EARER" in text:
-                text = _scan(scans[0], text)
+                text = scan(scans[0], text)
             if "eyJ" in text:
-                text = _scan(scans[1], text)
+                text = scan(scans[1], text)
             if "=" in text or ":" in text:
-                text = _scan(scans[2], text)
+                text = scan(scans[2], text)
             card = scans[3]
             if card[1].search(text) is None:  # the usual answer, without a call
                 return text
             return card[1].sub(card[2], text)
-        for scan in scans:
-            gate = scan[0]
+        for pattern in scans:
+            gate = pattern[0]
             if gate is None or gate(text):
-                text = _scan(scan, text)
+                text = scan(pattern, text)
         for extra in self._extra:
             text = extra.sub(REDACTED, text)
         return text
@@ -221,11 +225,12 @@ class Redactor:
 _Scan = tuple[Callable[[str], bool] | None, re.Pattern[str], "_Replacer"]
 
 
-def _scan(scan: _Scan, text: str) -> str:
-    regex = scan[1]
+def scan(pattern: _Scan, text: str) -> str:
+    """``text`` with one pattern's matches replaced (its gate already passed)."""
+    regex = pattern[1]
     if regex.search(text) is None:
         return text
-    return regex.sub(scan[2], text)
+    return regex.sub(pattern[2], text)
 
 
 def _redacted(text: str) -> str:
