@@ -48,7 +48,9 @@ def test_a_hung_backend_does_not_stall_the_scrape(
         return 42
 
     queues.track("hung", depth=hung_depth, timeout=0.05, ttl=0, registry=registry)
-    queues.track("fine", depth=lambda: 3, timeout=0.05, ttl=0, registry=registry)
+    # (a generous timeout for the healthy one: a loaded machine may start its fetch
+    # thread late; the hung one's 0.05 s is what bounds the scrape)
+    queues.track("fine", depth=lambda: 3, timeout=30, ttl=0, registry=registry)
     for _ in range(3):  # each render returns although the backend never answers
         assert not values(registry, DEPTH, queue="hung")
         assert value(registry, DEPTH, queue="fine") == 3
@@ -94,7 +96,9 @@ def test_a_failing_backend_drops_the_series(registry: Registry) -> None:
             raise ConnectionError("queue backend down")
         return 7
 
-    queues.track("flaky", depth=depth, ttl=0, registry=registry)
+    # timeout=30: the one fault counted is the backend's error, never a fetch thread
+    # that a loaded machine started after the default 0.5 s
+    queues.track("flaky", depth=depth, ttl=0, timeout=30, registry=registry)
     assert value(registry, DEPTH, queue="flaky") == 7
     state["fail"] = True
     assert not values(registry, DEPTH, queue="flaky")  # absent, not a frozen 7
