@@ -203,6 +203,7 @@ _JWT = (
         ((f"Bearer {_JWT[:20]}",), _JWT[:20]),
         (("bearer abcdefghijklmnop",), "abcdefghijklmnop"),
         (("BEARER abcdefghijklmnop",), "abcdefghijklmnop"),
+        (("auth bEaReR abcdefghijklmnop",), "abcdefghijklmnop"),  # any casing
         ((_JWT,), _JWT),
         (("password=hunter2hunter2",), "hunter2hunter2"),
         (("api_key: sk-live-0123456789",), "sk-live-0123456789"),

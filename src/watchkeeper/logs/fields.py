@@ -205,7 +205,7 @@ class FieldBuilder:
             if len(message) >= self._short:
                 scans = self._scans
                 if scans is not None:  # the default patterns: Redactor.text(), inlined
-                    if "earer" in message or "EARER" in message:
+                    if "bearer" in message.lower():  # any casing: the pattern ignores case
                         message = scan(scans[0], message)
                     if "eyJ" in message:
                         message = scan(scans[1], message)

@@ -95,7 +95,7 @@ def _assignment(text: str) -> str:
 
 
 def _has_bearer(text: str) -> bool:
-    return "earer" in text or "EARER" in text
+    return "bearer" in text.lower()  # any casing, as the pattern matches
 
 
 def _has_jwt(text: str) -> bool:
@@ -203,7 +203,7 @@ class Redactor:
             return text
         scans = self._scans
         if self._defaults:  # bearer, jwt, assignment, card: gates inlined
-            if "earer" in text or "EARER" in text:
+            if "bearer" in text.lower():  # any casing: the pattern ignores case
                 text = scan(scans[0], text)
             if "eyJ" in text:
                 text = scan(scans[1], text)
