@@ -28,6 +28,7 @@ from tests.support.watchkeeper import watchkeeper_up
 
 __all__ = [
     "ROOT",
+    "Pick",
     "Sink",
     "Traffic",
     "alerts_named",
@@ -100,16 +101,22 @@ def fault(base_url: str, name: str, on: bool = True, value: float | None = None)
     response.raise_for_status()
 
 
+# One request: (method, path), or (method, path, options) with httpx options such as
+# json= and headers=.
+Pick = tuple[str, str] | tuple[str, str, dict[str, Any]]
+
+
 class Traffic:
     """Background requests at a bounded rate until stopped (a context manager).
 
-    ``requests`` are (method, path) pairs or callables returning one, picked at
-    random with a fixed seed; failures are counted, never raised."""
+    ``requests`` are picks or callables returning one (given the seeded random
+    generator), chosen at random with a fixed seed; ``json`` is the body of every
+    non-GET pick that names none. Failures are counted, never raised."""
 
     def __init__(
         self,
         base_url: str,
-        requests: Sequence[tuple[str, str] | Callable[[random.Random], tuple[str, str]]],
+        requests: Sequence[Pick | Callable[[random.Random], Pick]],
         *,
         rate_per_s: float = 20.0,
         json: Any = None,
@@ -128,12 +135,14 @@ class Traffic:
         rng = random.Random(7)
         with httpx.Client(base_url=self.base_url, timeout=10) as client:
             while not self._stop.is_set():
-                pick = rng.choice(self.requests)
-                method, path = pick(rng) if callable(pick) else pick
+                choice = rng.choice(self.requests)
+                pick = choice(rng) if callable(choice) else choice
+                method, path = pick[0], pick[1]
+                options: dict[str, Any] = dict(pick[2]) if len(pick) > 2 else {}
+                if method != "GET":
+                    options.setdefault("json", self.json)
                 try:
-                    response = client.request(
-                        method, path, json=self.json if method != "GET" else None
-                    )
+                    response = client.request(method, path, **options)
                     self.statuses[response.status_code] = (
                         self.statuses.get(response.status_code, 0) + 1
                     )

@@ -40,6 +40,7 @@ from ruamel.yaml import YAML
 import watchkeeper
 from tests.examples.harness import (
     ROOT,
+    Pick,
     Sink,
     Traffic,
     alerts_named,
@@ -60,28 +61,16 @@ KEYS = ("sk-e2e-alpha-000001", "sk-e2e-bravo-000002", "sk-e2e-charlie-0003")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
 
 
-class KeyedTraffic(Traffic):
-    """The harness's bounded traffic, with each task sent under one of ``KEYS``
-    (the harness's Traffic sends no headers, and the gateway needs an API key)."""
-
-    def _run(self) -> None:
-        rng = random.Random(7)
-        with httpx.Client(base_url=self.base_url, timeout=10) as client:
-            while not self._stop.is_set():
-                key = rng.choice(KEYS)
-                try:
-                    response = client.post(
-                        "/v1/tasks",
-                        json={"prompt": f"summarise ticket {rng.randrange(1000)}"},
-                        headers={"authorization": f"Bearer {key}"},
-                    )
-                    self.statuses[response.status_code] = (
-                        self.statuses.get(response.status_code, 0) + 1
-                    )
-                except httpx.HTTPError:
-                    self.errors += 1
-                self.sent += 1
-                self._stop.wait(self.interval)
+def _task(rng: random.Random) -> Pick:
+    """A task sent under one of ``KEYS`` (the gateway needs an API key)."""
+    return (
+        "POST",
+        "/v1/tasks",
+        {
+            "json": {"prompt": f"summarise ticket {rng.randrange(1000)}"},
+            "headers": {"authorization": f"Bearer {rng.choice(KEYS)}"},
+        },
+    )
 
 
 def _test_spec(tmp_path: Path, port: int, pager: Sink, slack: Sink) -> Path:
@@ -200,7 +189,7 @@ def test_llm_faults_page_and_resolve(tmp_path: Path) -> None:
             *("--alert-resend-delay", "1s"),
             log_path=monitor_log,
         ) as (monitor, _),
-        KeyedTraffic(gateway, [], rate_per_s=10) as traffic,
+        Traffic(gateway, [_task], rate_per_s=10) as traffic,
     ):
         # Healthy: tasks are served, measured per model and per (hashed) key.
         traced = httpx.post(
