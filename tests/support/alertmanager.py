@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support.prometheus import free_port, wait_ready
+from tests.support.processes import running_service
+from tests.support.prometheus import free_port
 
 __all__ = ["ALERTMANAGER", "running_alertmanager"]
 
@@ -18,27 +18,13 @@ ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 def running_alertmanager(config: Path, work: Path) -> Iterator[str]:
     """Yields its base URL once ready (no clustering); its log is work/alertmanager.log."""
     port = free_port()
-    log = (work / "alertmanager.log").open("wb")
-    process = subprocess.Popen(
-        [
-            ALERTMANAGER,
-            f"--config.file={config}",
-            f"--storage.path={work / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, process=process)
+    command = [
+        ALERTMANAGER,
+        f"--config.file={config}",
+        f"--storage.path={work / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+    ]
+    with running_service(command, ready_url=f"{url}/-/ready", log_path=work / "alertmanager.log"):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
