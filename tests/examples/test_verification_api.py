@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -331,7 +332,15 @@ def test_faults_fire_and_resolve_the_guides_alerts(tmp_path: Path) -> None:
             90, "VerificationFailing for server_error and auth in one notification",
         )  # fmt: skip
         assert grouped[-1]["receiver"] == "verification-pager"
-        assert "slow call: verify took 6." in service_log.read_text()
+        # the 6 s answers, logged as slow calls (a loaded machine may add to the 6 s)
+        wait_for(
+            lambda: [
+                float(m) for m in re.findall(r"slow call: verify took (\d+\.\d+) s",
+                                            service_log.read_text())
+                if float(m) >= 6.0
+            ],
+            30, "a slow-call warning for a 6 s verification",
+        )  # fmt: skip
         types = {
             r["metric"]["error_type"]
             for r in query(monitor, f'llm_requests_total{{{job},result="error"}} > 0')
