@@ -411,6 +411,38 @@ def test_generic_asgi_app_is_wrapped(registry: Registry) -> None:
     assert value(registry, DURATION + "_count", http_route="_unmatched") == 1
 
 
+@pytest.mark.parametrize("failing", ["http.response.start", "http.response.body"])
+def test_a_send_the_server_fails_with_oserror_is_a_499(registry: Registry, failing: str) -> None:
+    """ASGI servers raise an OSError subclass from send() on a closed connection: the
+    request is a 499 (not the app's 500) and the error still reaches the app."""
+
+    async def hello(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    app = watchkeeper.instrument(
+        Starlette(routes=[Route("/hello", hello)]), service="t", registry=registry
+    )
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        if message["type"] == failing:
+            raise ConnectionResetError("peer reset")
+
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(app(_scope("/hello"), receive, send))
+    assert values(registry, DURATION + "_count", http_route="/hello") == [1.0]
+    got = value(
+        registry,
+        DURATION + "_count",
+        http_route="/hello",
+        http_response_status_code="499",
+        error_type="ConnectionResetError",
+    )
+    assert got == 1
+
+
 def test_hang_up_while_the_last_chunk_is_being_sent_is_not_a_499(registry: Registry) -> None:
     async def short() -> AsyncIterator[bytes]:
         yield b"all of it"

@@ -64,6 +64,139 @@ async def _send_response(
     await send({"type": "http.response.body", "body": body if scope["method"] != "HEAD" else b""})
 
 
+class _Exchange:
+    """One request in flight: its state, and the ``receive``/``send`` the app gets.
+
+    The middleware sets the slots before the app runs (no ``__init__``: a call frame
+    per request saved); ``head_at`` is set with ``head``. ``phase`` goes RUNNING ->
+    LAST_CHUNK (the last chunk is on its way: a disconnect now is not early) ->
+    RECORDED (measured exactly once).
+    """
+
+    __slots__ = (
+        "disconnected", "head", "head_at", "inflight", "method", "mw", "phase",
+        "receive_", "received", "scope", "send_", "sent", "start", "status",
+        "stream_start",
+    )  # fmt: skip
+
+    mw: WatchkeeperMiddleware
+    scope: Scope
+    method: str
+    start: float
+    inflight: list[None]
+    receive_: Receive
+    send_: Send
+    status: int
+    received: int  # request body bytes
+    sent: int  # response body bytes
+    disconnected: bool
+    phase: str
+    head: Message | None  # the response head, until the body says if it streams
+    head_at: float  # when the head was sent: a stream's answer time
+    stream_start: float  # when set, the response is a stream: measured apart
+
+    async def receive(self) -> Message:
+        message = await self.receive_()
+        try:  # a subscript costs less than .get(); a try costs nothing until it raises
+            mtype = message["type"]
+        except (KeyError, TypeError):
+            return message
+        if mtype == "http.request":
+            self.received += len(message.get("body") or b"")
+        elif mtype == "http.disconnect" and self.phase is RUNNING:
+            self.disconnected = True
+        return message
+
+    async def send(self, message: Message) -> None:
+        try:
+            mtype = message["type"]
+        except (KeyError, TypeError):
+            mtype = None  # not ours to judge: the server answers it
+        if mtype == "http.response.body":
+            self.sent += len(message.get("body") or b"")
+            if message.get("more_body"):
+                # The first partial chunk tells whether this is a stream: a one-chunk
+                # response, the common case, never pays the header scan.
+                if self.head is not None:
+                    self.stream_start = self.mw._stream_start(self)
+                    self.head = None
+            else:
+                self.phase = LAST_CHUNK
+                try:
+                    await self.send_(message)
+                except OSError:
+                    self.disconnected = True
+                    raise
+                if self.phase is not RECORDED:  # the common ending, inlined: no extra call
+                    self.phase = RECORDED
+                    self._record()
+                return
+        elif mtype == "http.response.start":
+            self.status = message.get("status", 0)
+            self.head = message  # kept until the body shows whether it streams
+            # a stream's answer time (a clock read costs less than scanning every
+            # response's headers here)
+            self.head_at = perf_counter()
+        try:
+            await self.send_(message)
+        except OSError:
+            self.disconnected = True
+            raise
+
+    def _record(self) -> None:
+        """The request ended with its last chunk: HTTPMetrics.record, inlined (one
+        tuple appended), the route resolver's dict read inline (routes.py)."""
+        mw = self.mw
+        try:
+            self.inflight.pop()
+            scope = self.scope
+            if self.stream_start:
+                route = mw.wk.route_of(scope)
+                mw.http.record_stream(self.method, route, perf_counter() - self.start)
+                return
+            matched = scope.get("route")
+            entry = mw.single_routes.get(id(matched))
+            route = entry[1] if entry is not None and entry[0] is matched else mw.wk.route_of(scope)
+            status = self.status
+            item = (
+                self.method, route, 499 if self.disconnected else status,
+                mw._handled_error(scope, self.method, route) if status >= 500 else "",
+                perf_counter() - self.start, self.received, self.sent,
+            )  # fmt: skip
+            pending = mw.pending
+            pending.append(item)
+            if mw.exemplar_of is not None:  # tracing on
+                # one C call: the request span's labels, falsy if unsampled
+                # (tracing/exemplars.py)
+                labels = mw.exemplar_of()
+                if labels:
+                    mw.http.add_exemplar(item, labels)
+            if len(pending) > mw.http.wake_at:
+                mw.http.backlog()
+        except Exception as exc:
+            faults.report("asgi.record", exc, mw.wk.registry)
+
+
+class _HookedExchange(_Exchange):
+    """A request with hooks begun (request ids, spans): their response headers are
+    added to the head and the last byte's time is kept for them."""
+
+    __slots__ = ("started",)
+    started: Started
+
+    async def send(self, message: Message) -> None:
+        try:
+            mtype = message["type"]
+            if mtype == "http.response.start":
+                if self.started.headers:
+                    self.mw._add_headers(message, self.started)
+            elif mtype == "http.response.body" and not message.get("more_body"):
+                self.started.last_byte_at = perf_counter()
+        except Exception as exc:
+            faults.report("hooks.send", exc, self.mw.wk.registry)
+        await _Exchange.send(self, message)
+
+
 class WatchkeeperMiddleware:
     """``WatchkeeperMiddleware(app, instrumentation=...)``: add it outermost."""
 
@@ -74,6 +207,7 @@ class WatchkeeperMiddleware:
         self.inflight: dict[str, list[None]] = {}
         self.metrics_path = instrumentation.metrics_path
         self.http = instrumentation.http
+        self.pending = self.http.pending
         self.single_routes: dict[int, tuple[Any, str]] = getattr(
             instrumentation.route_of, "single", {}
         )
@@ -112,31 +246,17 @@ class WatchkeeperMiddleware:
             await special(scope, receive, send)
             return
         # The hot path, written for the interpreter (docs/benchmarks.md has the
-        # instruction counts): every value the closures share is a cell made per
-        # request, so they share only what changes per request and read the rest from
-        # ``self`` where it is used once; no per-request objects besides the two
-        # closures and the recorded tuple; every feature's cost is paid only when that
-        # feature is in play (body bytes, disconnects, streams, hooks).
+        # instruction counts): one slotted object holds the request's state and is
+        # what the app's receive and send are bound to (closures would cost a cell
+        # per shared variable and two function objects per request); every feature's
+        # cost is paid only when that feature is in play (body bytes, disconnects,
+        # streams, hooks).
         start = perf_counter()
         method = scope.get("method", "GET")
-        if method not in KNOWN_METHODS:
-            method = OTHER_METHOD
-        inflight = self.inflight.get(method)
+        inflight = self.inflight.get(method)  # known methods only: bounded
         if inflight is None:
-            inflight = self.inflight[method] = self.wk.http.inflight(method)
+            method, inflight = self._first_of(method)
         inflight.append(None)
-        if self._lag_pending:
-            self._start_loop_monitor()
-        status = 0
-        received = 0
-        sent = 0
-        disconnected = False
-        # RUNNING -> LAST_CHUNK (the last chunk is on its way: a disconnect now is not
-        # early) -> RECORDED (measured exactly once)
-        phase = RUNNING
-        head: Message | None = None  # the response head, until the body says if it streams
-        head_at = 0.0
-        stream_start = 0.0  # when set, the response is a stream: measured apart
         started = skipped = None
         if self.hooks:  # request ids, spans: only when installed
             skip = self.skip
@@ -147,123 +267,58 @@ class WatchkeeperMiddleware:
                     faults.report("hooks.begin", exc, self.wk.registry)
             if skipped is None:
                 started = self._begin_hooks(scope, method, path)
-
-        async def wrapped_receive() -> Message:
-            nonlocal received, disconnected
-            message = await receive()
-            mtype = message.get("type")
-            if mtype == "http.request":
-                received += len(message.get("body") or b"")
-            elif mtype == "http.disconnect" and phase is RUNNING:
-                disconnected = True
-            return message
-
-        async def wrapped_send(message: Message) -> None:
-            nonlocal status, sent, disconnected, phase, head, head_at, stream_start
-            mtype = message.get("type")
-            if mtype == "http.response.body":
-                sent += len(message.get("body") or b"")
-                if message.get("more_body"):
-                    # The first partial chunk tells whether this is a stream: a
-                    # one-chunk response, the common case, never pays the header scan.
-                    if head is not None:
-                        stream_start = self._stream_start(
-                            head, method, scope, status, head_at - start, received
-                        )
-                        head = None
-                else:
-                    phase = LAST_CHUNK
-                    if started is not None:
-                        started.last_byte_at = perf_counter()
-                    try:
-                        await send(message)
-                    except OSError:
-                        disconnected = True
-                        raise
-                    if phase is not RECORDED:  # the common ending, inlined: no extra call
-                        phase = RECORDED
-                        try:
-                            inflight.pop()
-                            if stream_start:
-                                self.wk.http.record_stream(
-                                    method, self.wk.route_of(scope), perf_counter() - start
-                                )
-                            else:  # HTTPMetrics.record, inlined: one tuple appended
-                                # the route resolver's dict read inline (routes.py)
-                                matched = scope.get("route")
-                                entry = self.single_routes.get(id(matched))
-                                if entry is not None and entry[0] is matched:
-                                    route = entry[1]
-                                else:
-                                    route = self.wk.route_of(scope)
-                                item = (
-                                    method, route, 499 if disconnected else status,
-                                    self._handled_error(scope, method, route)
-                                    if status >= 500 else "",
-                                    perf_counter() - start, received, sent,
-                                )  # fmt: skip
-                                http = self.http
-                                pending = http.pending
-                                pending.append(item)
-                                if self.exemplar_of is not None:  # tracing on
-                                    # one C call: the request span's labels, falsy if
-                                    # unsampled (tracing/exemplars.py)
-                                    labels = self.exemplar_of()
-                                    if labels:
-                                        http.add_exemplar(item, labels)
-                                if len(pending) > http.wake_at:
-                                    http.backlog()
-                        except Exception as exc:
-                            faults.report("asgi.record", exc, self.wk.registry)
-                    return
-            elif mtype == "http.response.start":
-                status = message.get("status", 0)
-                if started is not None and started.headers:
-                    self._add_headers(message, started)
-                head = message  # kept until the body shows whether it streams
-                head_at = perf_counter()  # a stream's answer time (a clock read costs
-                # less than scanning every response's headers here)
-            try:
-                await send(message)
-            except OSError:
-                disconnected = True
-                raise
-
+        if started is None:
+            ex = _Exchange()
+        else:
+            ex = _HookedExchange()
+            ex.started = started
+        ex.start = start
+        ex.mw = self
+        ex.scope = scope
+        ex.method = method
+        ex.inflight = inflight
+        ex.receive_ = receive
+        ex.send_ = send
+        ex.status = ex.received = ex.sent = 0
+        ex.disconnected = False
+        ex.phase = RUNNING
+        ex.head = None
+        ex.stream_start = 0.0
         try:
-            await self.app(scope, wrapped_receive, wrapped_send)
+            await self.app(scope, ex.receive, ex.send)
         except BaseException as exc:
-            if phase is not RECORDED:
-                phase = RECORDED
-                if head is not None:
-                    stream_start = self._stream_start(
-                        head, method, scope, status, head_at - start, received
-                    )
+            if ex.phase is not RECORDED:
+                ex.phase = RECORDED
+                ex.stream_start = self._stream_start(ex)
                 cancelled = isinstance(exc, asyncio.CancelledError)
-                self._finish_abnormally(
-                    scope, method, inflight, start, status, received, sent, stream_start,
-                    disconnected or cancelled, type(exc).__qualname__,
-                )  # fmt: skip
-            if self.errors is not None and not disconnected:  # raised, even after the response
+                self._finish_abnormally(ex, ex.disconnected or cancelled, type(exc).__qualname__)
+            if self.errors is not None and not ex.disconnected:  # raised, even after the response
                 self._track(exc, scope, method)
             if started is not None:
-                self._end_hooks(started, scope, start, status, exc, received, sent, disconnected)
+                self._end_hooks(started, ex, exc)
             elif skipped is not None:
                 skipped.var.reset(skipped)
             raise
-        if phase is not RECORDED:  # the app returned without completing its response
-            phase = RECORDED
-            if head is not None:
-                stream_start = self._stream_start(
-                    head, method, scope, status, head_at - start, received
-                )
-            self._finish_abnormally(
-                scope, method, inflight, start, status, received, sent, stream_start,
-                disconnected, "",
-            )  # fmt: skip
+        if ex.phase is not RECORDED:  # the app returned without completing its response
+            ex.phase = RECORDED
+            ex.stream_start = self._stream_start(ex)
+            self._finish_abnormally(ex, ex.disconnected, "")
         if started is not None:
-            self._end_hooks(started, scope, start, status, None, received, sent, disconnected)
+            self._end_hooks(started, ex, None)
         elif skipped is not None:
             skipped.var.reset(skipped)
+
+    def _first_of(self, method: str) -> tuple[str, list[None]]:
+        """(method label, in-flight list) for a method not seen yet; an unknown method
+        is ``_OTHER`` (and stays uncached, so the cache is bounded). The first request
+        also starts the event-loop lag monitor: it runs inside the server's loop."""
+        if self._lag_pending:
+            self._start_loop_monitor()
+        label = method if method in KNOWN_METHODS else OTHER_METHOD
+        inflight = self.inflight.get(label)
+        if inflight is None:
+            inflight = self.inflight[label] = self.wk.http.inflight(label)
+        return label, inflight
 
     def _begin_hooks(self, scope: Scope, method: str, path: str) -> Started:
         started = begin_hooks(self.hooks, ASGIRequestInfo(method, path, scope), self.wk.registry)
@@ -300,25 +355,15 @@ class WatchkeeperMiddleware:
         except Exception as fault:
             faults.report("errors.track", fault, self.wk.registry)
 
-    def _end_hooks(
-        self,
-        started: Started,
-        scope: Scope,
-        start: float,
-        status: int,
-        error: BaseException | None,
-        received: int,
-        sent: int,
-        disconnected: bool,
-    ) -> None:
+    def _end_hooks(self, started: Started, ex: _Exchange, error: BaseException | None) -> None:
         try:
             end = started.last_byte_at or perf_counter()
             if error is None:
-                error = scope.get("watchkeeper.error")
-            gone = disconnected or isinstance(error, asyncio.CancelledError)
-            code = 499 if gone else (status or 500)
-            route = self.wk.route_of(scope)
-            outcome = RequestEnd(route, code, error, end - start, received, sent)
+                error = ex.scope.get("watchkeeper.error")
+            gone = ex.disconnected or isinstance(error, asyncio.CancelledError)
+            code = 499 if gone else (ex.status or 500)
+            route = self.wk.route_of(ex.scope)
+            outcome = RequestEnd(route, code, error, end - ex.start, ex.received, ex.sent)
         except Exception as exc:
             faults.report("hooks.end", exc, self.wk.registry)
             return
@@ -335,33 +380,22 @@ class WatchkeeperMiddleware:
             faults.report("asgi.exemplar", exc, self.wk.registry)
             return None
 
-    def _finish_abnormally(
-        self,
-        scope: Scope,
-        method: str,
-        inflight: list[None],
-        start: float,
-        status: int,
-        received: int,
-        sent: int,
-        stream_start: float,
-        disconnected: bool,
-        error_type: str,
-    ) -> None:
+    def _finish_abnormally(self, ex: _Exchange, disconnected: bool, error_type: str) -> None:
         """Record a request that did not end with its last chunk: raised, cancelled,
-        or returned early. A method, not a closure: most requests never need it."""
+        or returned early. Off the hot path: most requests never need it."""
         try:
             end = perf_counter()
-            inflight.pop()
+            ex.inflight.pop()
             wk = self.wk
-            route = wk.route_of(scope)
-            if stream_start:
-                wk.http.record_stream(method, route, end - start)
+            route = wk.route_of(ex.scope)
+            if ex.stream_start:
+                wk.http.record_stream(ex.method, route, end - ex.start)
                 return
-            code = 499 if disconnected else (status or 500)
+            code = 499 if disconnected else (ex.status or 500)
             wk.http.record(
-                method, route, code, error_type, end - start, received, sent, self._exemplar()
-            )
+                ex.method, route, code, error_type, end - ex.start, ex.received, ex.sent,
+                self._exemplar(),
+            )  # fmt: skip
         except Exception as exc:
             faults.report("asgi.record", exc, self.wk.registry)
 
@@ -373,20 +407,23 @@ class WatchkeeperMiddleware:
         except Exception as exc:
             faults.report("asgi.loop_lag", exc, self.wk.registry)
 
-    def _stream_start(
-        self, head: Message, method: str, scope: Scope, status: int, to_head: float, received: int
-    ) -> float:
-        """0.0 if ``head`` is not a stream's; else the head is recorded as the request's
-        answer (measured to when it was sent) and the stream, measured apart from then
-        on, starts now (the returned time)."""
+    def _stream_start(self, ex: _Exchange) -> float:
+        """0.0 if no response head is kept or it is not a stream's; else the head is
+        recorded as the request's answer (measured to when it was sent) and the
+        stream, measured apart from then on, starts now (the returned time)."""
+        head = ex.head
+        if head is None:
+            return ex.stream_start
         try:
             for key, value in head.get("headers") or ():
                 if key == b"content-type":
                     if not bytes(value).lower().startswith(self.stream_prefixes):
                         return 0.0
-                    route = self.wk.route_of(scope)
-                    exemplar = self._exemplar()
-                    self.wk.http.record(method, route, status, "", to_head, received, 0, exemplar)
+                    route = self.wk.route_of(ex.scope)
+                    self.wk.http.record(
+                        ex.method, route, ex.status, "", ex.head_at - ex.start, ex.received, 0,
+                        self._exemplar(),
+                    )  # fmt: skip
                     return perf_counter() or 1e-9
         except Exception as exc:
             faults.report("asgi.send", exc, self.wk.registry)
