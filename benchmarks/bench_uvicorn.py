@@ -5,9 +5,15 @@ port, access log off for both so the comparison is not diluted by logging). The
 load comes from ``wrk`` in a separate process (``apt-get install -y wrk``), or,
 when wrk is missing, from a bounded asyncio keep-alive client of fixed concurrency in
 a subprocess. Load goes to one server at a time, in rounds that alternate the
-order; we report requests/s per round, the medians and their ratio. Everything is
-bounded: fixed duration per run, timeouts on every wait, and the servers are
-killed at the end, also on error.
+order, each round in new server processes (``--no-fresh``: one process per variant
+for the whole run). A process's own layout (address space, string-hash seed) moves
+its speed by a few percent for its whole life, which one process per variant would
+turn into a bias; fresh processes spread it over the rounds. We report requests/s
+per round, the medians and their ratio (the verdict), and the median of each
+round's paired ratio (the variant's req/s over bare's in the same round; with fresh
+processes every round it carries two processes' noise, so it is shown, not judged).
+Everything is bounded: fixed duration per run, timeouts on every
+wait, and the servers are killed at the end of each round, also on error.
 
 Requests/s on a shared machine depend on how much CPU the server was given, so we
 also read the server process's CPU time (``/proc/<pid>/stat``) around each run:
@@ -15,9 +21,9 @@ CPU µs per request is the server's cost, free of other processes' load, and
 ``bare CPU/req ÷ watchkeeper CPU/req`` is the throughput ratio a dedicated core
 would see. Both are reported; the target verdict uses requests/s as specified.
 
-After the rounds the instrumented server's own /metrics is read back and its
-request count compared with what the load generator completed, to prove the
-measured path really recorded every request.
+After each round (or the last, with ``--no-fresh``) the instrumented server's own
+/metrics is read back and its request count compared with what the load generator
+completed, to prove the measured path really recorded every request.
 
 Why a launcher process: watchkeeper turns on its multiprocess mode when the
 server's parent process looks like a gunicorn/uvicorn supervisor, and it decides
@@ -57,7 +63,7 @@ from benchmarks._common import machine, median, revision, table, verdict
 TARGET_RATIO = 0.95
 VARIANTS = ("bare", "watchkeeper")
 # Diagnostic variants, on request (--variants): where does the cost come from?
-EXTRA_VARIANTS = ("watchkeeper-no-loop-lag", "hand-written")
+EXTRA_VARIANTS = ("watchkeeper-no-loop-lag", "watchkeeper-inline-fold", "hand-written")
 PATH = "/items/42"
 ROUTE = "/items/{item_id}"
 READY_TIMEOUT_S = 30.0
@@ -66,6 +72,7 @@ READY_TIMEOUT_S = 30.0
 TIMEOUT_S = 10.0
 _MODE_RE = re.compile(r"watchkeeper-bench-mode: (\S+)")
 _PID_RE = re.compile(r"watchkeeper-bench-pid: (\d+)")
+_SERVER_RE = re.compile(r"watchkeeper-bench-server: (.+)")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Runs the server as its child and forwards SIGTERM. Its own command line must not
@@ -80,7 +87,7 @@ _LAUNCHER = (
 
 
 # -- the server side (runs in the child process) --------------------------------------
-def serve(variant: str, port: int) -> None:
+def serve(variant: str, port: int, http: str = "auto", loop: str = "auto") -> None:
     import uvicorn
 
     from benchmarks.bench_http import fastapi_app
@@ -96,11 +103,42 @@ def serve(variant: str, port: int) -> None:
         from watchkeeper.instrument import multiprocess
 
         loop_lag = variant != "watchkeeper-no-loop-lag"
+        if variant == "watchkeeper-inline-fold":  # no fold thread: the inline backstop only
+            from watchkeeper.instrument.http import FOLD_AT, HTTPMetrics
+
+            def backlog(self: HTTPMetrics) -> None:
+                self.wake_at = FOLD_AT
+                if len(self.pending) > FOLD_AT:
+                    self.fold()
+
+            HTTPMetrics.backlog = backlog  # type: ignore[method-assign]
+
         app = watchkeeper.instrument(app, service="bench", loop_lag=loop_lag)
         directory = multiprocess.active_directory()
         mode = "single-process" if directory is None else f"multiprocess:{directory}"
         print(f"watchkeeper-bench-mode: {mode}", file=sys.stderr, flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+        http=http, loop=loop,
+    )  # fmt: skip
+    config.load()  # resolves "auto": httptools and uvloop when installed (uvicorn[standard])
+    protocol = getattr(config.http_protocol_class, "__module__", "?").rsplit(".", 1)[-1]
+    print(
+        f"watchkeeper-bench-server: http={protocol} loop={_loop_name(loop)}",
+        file=sys.stderr,
+        flush=True,
+    )
+    uvicorn.Server(config).run()
+
+
+def _loop_name(loop: str) -> str:
+    if loop != "auto":
+        return loop
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return "asyncio"
+    return "uvloop"
 
 
 # -- the load side ----------------------------------------------------------------------
@@ -269,12 +307,16 @@ class Server:
         m = _MODE_RE.search(self.log.read_text(errors="replace"))
         return m.group(1) if m else "-"
 
+    def implementation(self) -> str:
+        m = _SERVER_RE.search(self.log.read_text(errors="replace"))
+        return m.group(1) if m else "-"
 
-def _start(variant: str, log_dir: Path) -> Server:
+
+def _start(variant: str, log_dir: Path, server_args: Sequence[str] = ()) -> Server:
     port = _free_port()
     log = log_dir / f"{variant}.log"
     child = [sys.executable, "-m", "benchmarks.bench_uvicorn", "--serve", variant]
-    child += ["--port", str(port)]
+    child += ["--port", str(port), *server_args]
     env = dict(os.environ, WK_BENCH_CHILD_ARGV=json.dumps(child))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
     with log.open("wb") as out:
@@ -314,12 +356,14 @@ def _stop(server: Server) -> None:
 
 
 @contextlib.contextmanager
-def running_servers(variants: Sequence[str]) -> Iterator[list[Server]]:
+def running_servers(
+    variants: Sequence[str], server_args: Sequence[str] = ()
+) -> Iterator[list[Server]]:
     servers: list[Server] = []
     with tempfile.TemporaryDirectory(prefix="wk-bench-uvicorn-") as tmp:
         try:
             for variant in variants:
-                servers.append(_start(variant, Path(tmp)))
+                servers.append(_start(variant, Path(tmp), server_args))
             yield servers
         finally:
             for server in servers:
@@ -352,18 +396,37 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=4.0, help="seconds per run")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds per server")
+    parser.add_argument(
+        "--fresh",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="new server processes every round (default; --no-fresh: one per variant)",
+    )
     # Internal: the server and the fallback load generator run as this module too.
     parser.add_argument(
         "--variants",
         default=",".join(VARIANTS),
         help=f"comma-separated, bare and watchkeeper first (extra: {', '.join(EXTRA_VARIANTS)})",
     )
+    parser.add_argument(
+        "--http",
+        choices=("auto", "h11", "httptools"),
+        default="auto",
+        help="uvicorn's HTTP protocol (default auto: httptools when installed, as with "
+        "uvicorn[standard], which FastAPI's own install recommends)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="uvicorn's event loop (default auto: uvloop when installed)",
+    )
     parser.add_argument("--serve", choices=VARIANTS + EXTRA_VARIANTS, help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        serve(args.serve, args.port)
+        serve(args.serve, args.port, args.http, args.loop)
         return
     if args.load:
         result = asyncio.run(_asyncio_load(args.load, args.connections, args.duration))
@@ -381,50 +444,101 @@ def main(argv: Sequence[str] | None = None) -> None:
     variants = args.variants.split(",")
     if variants[:2] != list(VARIANTS) or not set(variants) <= set(VARIANTS + EXTRA_VARIANTS):
         parser.error(f"--variants must start with bare,watchkeeper; extra: {EXTRA_VARIANTS}")
-    with running_servers(variants) as servers:
-        warmed = {s.variant: load(s.url, args.connections, args.warmup) for s in servers}
+    results: dict[str, list[LoadResult]] = {v: [] for v in variants}
+    check = _Check()
+    server_args = ["--http", args.http, "--loop", args.loop]
+    if args.fresh:
+        # Every round in new server processes: each process has its own address-space
+        # layout and string-hash seed, which move its speed by a few percent for its
+        # whole life; one process per variant for the whole run would keep that bias.
         for r in range(args.rounds):
-            for server in servers if r % 2 == 0 else list(reversed(servers)):
-                server.results.append(server.run_load(args.connections, args.duration))
-        wk = servers[1]
-        recorded = _recorded(wk)
-        modes = {s.variant: s.mode() for s in servers}
+            with running_servers(variants, server_args) as servers:
+                _round(servers, r, args, results, check)
+    else:
+        with running_servers(variants, server_args) as servers:
+            for r in range(args.rounds):
+                _round(servers, r, args, results, check, warm=r == 0)
 
-    bare_rps = median([x.rps for x in servers[0].results])
-    bare_cpu = _cpu_us(servers[0].results)
+    bare = results["bare"]
+    bare_rps = median([x.rps for x in bare])
+    bare_cpu = _cpu_us(bare)
     rows = []
-    for server in servers:
-        rps = [x.rps for x in server.results]
+    for variant in variants:
+        runs = results[variant]
+        rps = [x.rps for x in runs]
         m = median(rps)
-        cpu = _cpu_us(server.results)
+        paired = median([x.rps / b.rps for x, b in zip(runs, bare, strict=True)])
+        cpu = _cpu_us(runs)
         rows.append([
-            server.variant,
+            variant,
             " ".join(f"{x:.0f}" for x in rps),
             f"{m:.0f}",
             f"{m / bare_rps:.3f}",
+            f"{paired:.3f}",
             f"{cpu:.0f}",
             f"{bare_cpu / cpu:.3f}",
-            str(sum(x.errors for x in server.results)),
+            str(sum(x.errors for x in runs)),
         ])  # fmt: skip
-    headers = ["variant", "req/s per round", "median req/s", "vs bare"]
+    headers = ["variant", "req/s per round", "median req/s", "vs bare", "paired vs bare"]
     headers += ["server CPU µs/req", "bare CPU ÷ this", "errors"]
     print(table(headers, rows))
     print()
-    completed = sum(x.requests for x in wk.results) + warmed["watchkeeper"].requests + 1
-    runs = len(wk.results) + 1
+    print(f"uvicorn: {', '.join(sorted(check.servers))}")
     print(
-        f"watchkeeper server mode: {modes['watchkeeper']}; its /metrics counted "
-        f"{recorded:.0f} requests for {ROUTE}; the load generator completed {completed} "
-        f"(+ up to {args.connections} still in flight at the end of each of {runs} runs)"
+        f"watchkeeper server mode: {', '.join(sorted(check.modes))}; its /metrics counted "
+        f"{check.recorded:.0f} requests for {ROUTE}; the load generator completed "
+        f"{check.completed} (+ up to {args.connections} still in flight at the end of each "
+        f"of {check.runs} runs)"
     )
-    ratio = median([x.rps for x in wk.results]) / bare_rps
-    cpu_ratio = bare_cpu / _cpu_us(wk.results)
+    wk = results["watchkeeper"]
+    ratio = median([x.rps for x in wk]) / bare_rps
+    paired = median([x.rps / b.rps for x, b in zip(wk, bare, strict=True)])
+    cpu_ratio = bare_cpu / _cpu_us(wk)
     print()
     print("targets:")
     print(
         f"  uvicorn throughput watchkeeper/bare {ratio:.3f} req/s >= {TARGET_RATIO}: "
-        f"{verdict(ratio >= TARGET_RATIO)} (by server CPU per request: {cpu_ratio:.3f})"
+        f"{verdict(ratio >= TARGET_RATIO)} (by server CPU per request: {cpu_ratio:.3f}; "
+        f"median of the rounds' paired ratios: {paired:.3f})"
     )
+
+
+@dataclass
+class _Check:
+    """What the instrumented servers counted vs what the load generator completed."""
+
+    recorded: float = 0.0
+    completed: int = 0
+    runs: int = 0
+    modes: set[str] = field(default_factory=set)
+    servers: set[str] = field(default_factory=set)
+
+
+def _round(
+    servers: Sequence[Server],
+    r: int,
+    args: argparse.Namespace,
+    results: dict[str, list[LoadResult]],
+    check: _Check,
+    *,
+    warm: bool = True,
+) -> None:
+    """One round: each server warmed (when ``warm``) and loaded in turn, the order
+    alternating between rounds; the instrumented server's count is read back."""
+    order = list(servers) if r % 2 == 0 else list(reversed(servers))
+    for server in order:
+        warmed = load(server.url, args.connections, args.warmup) if warm else None
+        result = server.run_load(args.connections, args.duration)
+        results[server.variant].append(result)
+        if server.variant != "watchkeeper":
+            continue
+        check.completed += result.requests + (warmed.requests if warmed else 0)
+        check.runs += 1 + (warmed is not None)
+        check.modes.add(server.mode())
+        check.servers.add(server.implementation())
+        if args.fresh or r == args.rounds - 1:  # a fresh server counts only its own round
+            check.recorded += _recorded(server)
+            check.completed += 1  # _start's readiness request
 
 
 def _cpu_us(results: Sequence[LoadResult]) -> float:
