@@ -75,6 +75,19 @@ _PID_RE = re.compile(r"watchkeeper-bench-pid: (\d+)")
 _SERVER_RE = re.compile(r"watchkeeper-bench-server: (.+)")
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
+
+def _pinning() -> tuple[dict[str, str], list[str]]:
+    """Server on the first CPU, wrk on the last, when there are two or more: left to
+    the scheduler, a server sometimes shared a CPU with wrk for a whole run, and the
+    same code read 0.86 in one run and 0.97 in the next."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2 or not shutil.which("taskset"):
+        return {}, []
+    return {"WK_BENCH_SERVER_CPU": str(cpus[0])}, ["taskset", "-c", str(cpus[-1])]
+
+
+_SERVER_PIN, _LOAD_PIN = _pinning()
+
 # Runs the server as its child and forwards SIGTERM. Its own command line must not
 # name a server supervisor (see the module docstring), so the child's argv comes in
 # through the environment.
@@ -93,6 +106,8 @@ def serve(variant: str, port: int, http: str = "auto", loop: str = "auto") -> No
     from benchmarks.bench_http import fastapi_app
 
     print(f"watchkeeper-bench-pid: {os.getpid()}", file=sys.stderr, flush=True)
+    if os.environ.get("WK_BENCH_SERVER_CPU"):  # pinned: see _pinning()
+        os.sched_setaffinity(0, {int(os.environ["WK_BENCH_SERVER_CPU"])})
     app = fastapi_app()
     if variant == "hand-written":
         from benchmarks.bench_http import MinimalASGITimer
@@ -156,6 +171,7 @@ class LoadResult:
 
 def _wrk(url: str, connections: int, duration: float) -> LoadResult:
     cmd = [
+        *_LOAD_PIN,
         "wrk",
         "-t1",
         f"-c{connections}",
@@ -317,7 +333,7 @@ def _start(variant: str, log_dir: Path, server_args: Sequence[str] = ()) -> Serv
     log = log_dir / f"{variant}.log"
     child = [sys.executable, "-m", "benchmarks.bench_uvicorn", "--serve", variant]
     child += ["--port", str(port), *server_args]
-    env = dict(os.environ, WK_BENCH_CHILD_ARGV=json.dumps(child))
+    env = dict(os.environ, WK_BENCH_CHILD_ARGV=json.dumps(child), **_SERVER_PIN)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, env.get("PYTHONPATH")]))
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -438,7 +454,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"bench_uvicorn: {args.rounds} rounds x {args.duration:g} s per variant, "
         f"{args.connections} connections, GET {PATH}, load from {generator}"
     )
-    print(machine() + "; uvicorn 1 worker, access log off, one server loaded at a time")
+    pinned = (
+        f", server pinned to CPU {_SERVER_PIN['WK_BENCH_SERVER_CPU']} and the load to CPU "
+        f"{_LOAD_PIN[-1]}"
+        if _SERVER_PIN and _LOAD_PIN
+        else ""
+    )
+    print(machine() + "; uvicorn 1 worker, access log off, one server loaded at a time" + pinned)
     print(revision("src/watchkeeper/instrument"))
     print()
     variants = args.variants.split(",")
