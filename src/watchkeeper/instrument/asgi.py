@@ -46,6 +46,8 @@ Answer = tuple[int, list[tuple[str, str]], bytes]  # a response watchkeeper make
 
 # A request's phases (compared by identity: the cheapest test the interpreter has).
 RUNNING, LAST_CHUNK, RECORDED = "running", "last chunk", "recorded"
+# What _Exchange.head becomes once the response is judged a stream (compared by identity).
+STREAMING: Message = {"type": "watchkeeper.streaming"}
 
 
 def _header(scope: Scope, name: bytes) -> str:
@@ -76,7 +78,6 @@ class _Exchange:
     __slots__ = (
         "disconnected", "head", "head_at", "inflight", "method", "mw", "phase",
         "receive_", "received", "scope", "send_", "sent", "start", "status",
-        "stream_start",
     )  # fmt: skip
 
     mw: WatchkeeperMiddleware
@@ -91,9 +92,10 @@ class _Exchange:
     sent: int  # response body bytes
     disconnected: bool
     phase: str
-    head: Message | None  # the response head, until the body says if it streams
+    # the response head until the body says whether it streams; then STREAMING (a
+    # stream: measured apart) or None (not one)
+    head: Message | None
     head_at: float  # when the head was sent: a stream's answer time
-    stream_start: float  # when set, the response is a stream: measured apart
 
     async def receive(self) -> Message:
         message = await self.receive_()
@@ -117,9 +119,8 @@ class _Exchange:
             if message.get("more_body"):
                 # The first partial chunk tells whether this is a stream: a one-chunk
                 # response, the common case, never pays the header scan.
-                if self.head is not None:
-                    self.stream_start = self.mw._stream_start(self)
-                    self.head = None
+                if self.head is not None and self.head is not STREAMING:
+                    self.mw._judge_stream(self)
             else:
                 self.phase = LAST_CHUNK
                 try:
@@ -150,13 +151,11 @@ class _Exchange:
         try:
             self.inflight.pop()
             scope = self.scope
-            if self.stream_start:
+            if self.head is STREAMING:
                 route = mw.wk.route_of(scope)
                 mw.http.record_stream(self.method, route, perf_counter() - self.start)
                 return
-            matched = scope.get("route")
-            entry = mw.single_routes.get(id(matched))
-            route = entry[1] if entry is not None and entry[0] is matched else mw.wk.route_of(scope)
+            route = mw.single_routes.get(id(scope.get("route"))) or mw.wk.route_of(scope)
             status = self.status
             item = (
                 self.method, route, 499 if self.disconnected else status,
@@ -208,9 +207,7 @@ class WatchkeeperMiddleware:
         self.metrics_path = instrumentation.metrics_path
         self.http = instrumentation.http
         self.pending = self.http.pending
-        self.single_routes: dict[int, tuple[Any, str]] = getattr(
-            instrumentation.route_of, "single", {}
-        )
+        self.single_routes: dict[int, str] = getattr(instrumentation.route_of, "single", {})
         # Paths not measured: the ones watchkeeper answers itself and the excluded
         # ones, passed through; one lookup on the hot path.
         self.special: dict[str, ASGIApp] = dict.fromkeys(
@@ -240,7 +237,11 @@ class WatchkeeperMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
+        try:  # keys every HTTP scope has; a subscript costs less than .get()
+            path = scope["path"]
+            method = scope["method"]
+        except KeyError:
+            path, method = scope.get("path", ""), scope.get("method", "GET")
         special = self.special.get(path)  # ours to answer, or excluded: one lookup
         if special is not None:
             await special(scope, receive, send)
@@ -252,7 +253,6 @@ class WatchkeeperMiddleware:
         # cost is paid only when that feature is in play (body bytes, disconnects,
         # streams, hooks).
         start = perf_counter()
-        method = scope.get("method", "GET")
         inflight = self.inflight.get(method)  # known methods only: bounded
         if inflight is None:
             method, inflight = self._first_of(method)
@@ -283,13 +283,12 @@ class WatchkeeperMiddleware:
         ex.disconnected = False
         ex.phase = RUNNING
         ex.head = None
-        ex.stream_start = 0.0
         try:
             await self.app(scope, ex.receive, ex.send)
         except BaseException as exc:
             if ex.phase is not RECORDED:
                 ex.phase = RECORDED
-                ex.stream_start = self._stream_start(ex)
+                self._judge_stream(ex)
                 cancelled = isinstance(exc, asyncio.CancelledError)
                 self._finish_abnormally(ex, ex.disconnected or cancelled, type(exc).__qualname__)
             if self.errors is not None and not ex.disconnected:  # raised, even after the response
@@ -301,7 +300,7 @@ class WatchkeeperMiddleware:
             raise
         if ex.phase is not RECORDED:  # the app returned without completing its response
             ex.phase = RECORDED
-            ex.stream_start = self._stream_start(ex)
+            self._judge_stream(ex)
             self._finish_abnormally(ex, ex.disconnected, "")
         if started is not None:
             self._end_hooks(started, ex, None)
@@ -388,7 +387,7 @@ class WatchkeeperMiddleware:
             ex.inflight.pop()
             wk = self.wk
             route = wk.route_of(ex.scope)
-            if ex.stream_start:
+            if ex.head is STREAMING:
                 wk.http.record_stream(ex.method, route, end - ex.start)
                 return
             code = 499 if disconnected else (ex.status or 500)
@@ -407,27 +406,29 @@ class WatchkeeperMiddleware:
         except Exception as exc:
             faults.report("asgi.loop_lag", exc, self.wk.registry)
 
-    def _stream_start(self, ex: _Exchange) -> float:
-        """0.0 if no response head is kept or it is not a stream's; else the head is
-        recorded as the request's answer (measured to when it was sent) and the
-        stream, measured apart from then on, starts now (the returned time)."""
+    def _judge_stream(self, ex: _Exchange) -> None:
+        """Decide from the kept response head whether the response is a stream: if so
+        the head is recorded as the request's answer (measured to when it was sent),
+        the stream is measured apart from then on and ``ex.head`` becomes STREAMING;
+        otherwise None. Nothing to do when no head is kept or it was judged already."""
         head = ex.head
-        if head is None:
-            return ex.stream_start
+        if head is None or head is STREAMING:
+            return
+        ex.head = None
         try:
             for key, value in head.get("headers") or ():
                 if key == b"content-type":
                     if not bytes(value).lower().startswith(self.stream_prefixes):
-                        return 0.0
+                        return
                     route = self.wk.route_of(ex.scope)
                     self.wk.http.record(
                         ex.method, route, ex.status, "", ex.head_at - ex.start, ex.received, 0,
                         self._exemplar(),
                     )  # fmt: skip
-                    return perf_counter() or 1e-9
+                    ex.head = STREAMING
+                    return
         except Exception as exc:
             faults.report("asgi.send", exc, self.wk.registry)
-        return 0.0
 
     async def _pass_through(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.app(scope, receive, send)

@@ -46,10 +46,11 @@ class StarletteRoutes:
         self._app = app
         # id(route) -> (route kept alive, [(mount-prefix regex or None, template)])
         self._map: dict[int, tuple[Any, list[tuple[re.Pattern[str] | None, str]]]] = {}
-        # id(route) -> (route, template) for routes mounted at one prefix (nearly all):
-        # the ASGI middleware reads it inline, without a call, and calls us for the rest.
-        # Updated in place; the route is kept (and compared) so an id is never stale.
-        self.single: dict[int, tuple[Any, str]] = {}
+        # id(route) -> template for routes mounted at one prefix (nearly all): the ASGI
+        # middleware reads it inline, without a call, and calls us for the rest.
+        # Updated in place. An id is never stale: every route whose id is a key is kept
+        # alive by _map (rebuilt in step with it), and a live object's id is unique.
+        self.single: dict[int, str] = {}
         self._misses: set[int] = set()
         self.rebuild()
 
@@ -78,20 +79,17 @@ class StarletteRoutes:
                         entry[1].append((regex, template + fmt))
 
         walk(list(getattr(self._app, "routes", [])), "", "", 0)
-        self._map = {
+        new_map = {
             key: (
                 route,
                 [(re.compile(rx) if len(pairs) > 1 else None, tmpl) for rx, tmpl in pairs],
             )
             for key, (route, pairs) in found.items()
         }
-        single = {
-            key: (route, pairs[0][1])
-            for key, (route, pairs) in self._map.items()
-            if len(pairs) == 1
-        }
+        # single first, while the old map still keeps its routes (and so their ids) alive
         self.single.clear()
-        self.single.update(single)
+        self.single.update({k: pairs[0][1] for k, (_, pairs) in new_map.items() if len(pairs) == 1})
+        self._map = new_map
 
     def __call__(self, scope: MutableMapping[str, Any]) -> str:
         route = scope.get("route")
