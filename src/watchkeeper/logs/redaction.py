@@ -165,12 +165,8 @@ class Redactor:
             (p.gate, re.compile(p.regex), _Replacer(p.replace or _redacted, p.name == "card"))
             for p in ours
         ]
-        # Exactly the defaults (the common case): their gates inlined in text() (and
-        # in FieldBuilder's message path, which reads default_scans).
+        # Exactly the defaults (the common case): their gates inlined in text().
         self._defaults = tuple(ours) == DEFAULT_PATTERNS and not self._extra
-        self.default_scans: tuple[_Scan, ...] | None = (
-            tuple(self._scans) if self._defaults else None
-        )
         # Only our own defaults are known to need at least _MIN_MATCH characters.
         defaults = all(p in DEFAULT_PATTERNS for p in ours) and not self._extra
         self.min_length = _MIN_MATCH if defaults else 1
