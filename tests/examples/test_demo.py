@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psutil
 import pytest
 from examples.demo import ALERT_FOR, SCRAPE, Example, _load_spec, demo_spec
 from ruamel.yaml import YAML
@@ -50,16 +51,6 @@ def test_the_demo_copy_of_each_example_spec_is_valid(name: str, tmp_path: Path) 
     assert all(r["webhook"] == {"url": sink} for r in receivers)
     original = {r["name"] for r in (example.spec.get("notify") or {}).get("receivers", [])}
     assert original <= {r["name"] for r in receivers}  # the routes still find them
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @pytest.mark.slow
@@ -107,4 +98,4 @@ def test_demo_runs_two_examples_under_the_monitor_and_stops_them() -> None:
     assert stopped, out[-2000:]
     pids = [int(p) for p in stopped.group(1).split(",")]
     assert len(pids) >= 3  # two services and the monitor (plus any fake upstreams)
-    assert not [pid for pid in pids if _alive(pid)]
+    assert not [pid for pid in pids if psutil.pid_exists(pid)]
