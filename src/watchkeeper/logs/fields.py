@@ -25,6 +25,8 @@ from typing import Any, Literal, overload
 import orjson
 
 from watchkeeper.logs.binding import RequestContext, current_local, current_request
+from watchkeeper.logs.records import SUPPORTED as _FAST_RECORDS
+from watchkeeper.logs.records import FastLogRecord
 from watchkeeper.logs.redaction import REDACTED, Redactor
 from watchkeeper.logs.trace_ids import current_trace_ids
 from watchkeeper.logs.truncation import DEFAULT_LIMIT, truncate
@@ -57,6 +59,9 @@ _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what orjson can write as a number
 _CARD_MIN = 10**12  # ints this large could be card numbers
 _NAMES_MAX = 4_096
 _LogRecord = logging.LogRecord
+# Records whose attributes are LogRecord.__init__'s, in its order, and nothing else:
+# the stdlib's own, and ours when it mirrors this Python's (records.SUPPORTED).
+_PLAIN_RECORDS = frozenset({_LogRecord, FastLogRecord} if _FAST_RECORDS else {_LogRecord})
 _modules_get = sys.modules.get
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 # ".000Z" … ".999Z": milliseconds by table lookup, a quarter of the cost of formatting
@@ -188,7 +193,7 @@ class FieldBuilder:
         """
         try:
             msg = record.msg
-            if type(msg) is str and type(record) is _LogRecord:  # getMessage(), inlined
+            if type(msg) is str and type(record) in _PLAIN_RECORDS:  # getMessage(), inlined
                 args = record.args
                 if args:
                     try:
@@ -203,7 +208,13 @@ class FieldBuilder:
                 except Exception:
                     message = f"{record.msg!s} {record.args!r}"
             if len(message) >= self._short:  # shorter ones need neither redaction nor a cut
-                message = self.text(message)
+                # text(), one frame less (every message this long takes this path)
+                redactor = self.redactor
+                if redactor is not None:
+                    message = redactor.text(message)
+                limit = self.limit
+                if limit and len(message) > limit:
+                    message = truncate(message, limit)
             created = record.created
             second = int(created)
             cached = self._ts
@@ -230,7 +241,7 @@ class FieldBuilder:
                     out["trace_id"], out["span_id"] = ids
             attrs = record.__dict__
             if len(attrs) > _PLAIN_RECORD_SIZE:  # anything beyond a plain record: extras
-                if type(record) is _LogRecord and STRUCTLOG_FIELDS not in attrs:
+                if type(record) in _PLAIN_RECORDS and STRUCTLOG_FIELDS not in attrs:
                     # LogRecord.__init__ sets the same attributes in the same order every
                     # time, and makeRecord adds the extras after them.
                     self._put_extras(out, islice(attrs.items(), _PLAIN_RECORD_SIZE, None))
@@ -254,7 +265,7 @@ class FieldBuilder:
         fields = attrs.get(STRUCTLOG_FIELDS)
         if fields is not None:
             self._merge(out, fields)
-        if type(record) is _LogRecord:
+        if type(record) in _PLAIN_RECORDS:
             # LogRecord.__init__ sets the same attributes in the same order every
             # time, and makeRecord adds the extras after them.
             keys: Iterable[str] = islice(attrs, _PLAIN_RECORD_SIZE, None)

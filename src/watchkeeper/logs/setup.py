@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from watchkeeper.errors import ConfigurationError
+from watchkeeper.logs import records
 from watchkeeper.logs.console import ConsoleFormatter
 from watchkeeper.logs.fields import FieldBuilder
 from watchkeeper.logs.handlers import LineHandler, RotatingFileHandler
@@ -50,6 +51,7 @@ def configure(
     replace_handlers: bool = False,
     take_over: Iterable[str] = (),
     structlog: bool = False,
+    fast_records: bool = True,
 ) -> None:
     """Send stdlib logging (and optionally structlog) through watchkeeper's formatter.
 
@@ -71,6 +73,9 @@ def configure(
     - ``take_over``: loggers (``"uvicorn"``, ``"uvicorn.access"``) whose own handlers
       are removed so their lines propagate to ours.
     - ``structlog``: route structlog through stdlib logging too (see docs/logs.md).
+    - ``fast_records``: make stdlib's records with ``FastLogRecord`` (the same
+      attributes and values; the process id and file names cached instead of asked
+      for on every line), unless another record factory is already installed.
     """
     global _active
     levelno = _level(level)
@@ -121,6 +126,10 @@ def configure(
             taken.removeHandler(old)
         taken.propagate = True
     _active = FieldBuilder(service, redactor, truncate)
+    if fast_records:
+        records.install()
+    else:
+        records.uninstall()
     if structlog:
         from watchkeeper.logs.structlog_interop import route_structlog_to_stdlib
 
@@ -138,6 +147,7 @@ def unconfigure() -> None:
             _close(old)
     if _active is not None:
         root.setLevel(_level_before)
+    records.uninstall()
     _active = None
 
 
