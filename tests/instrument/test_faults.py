@@ -26,17 +26,11 @@ class _BrokenBuffer(list[Any]):
 
 @pytest.fixture
 def broken_recording(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Every way a finished request is recorded: the inlined append to the pending
-    # buffer (ASGI's common path), record() (WSGI, abnormal endings), streams.
+    # Every way a finished request is recorded: the inlined append to its key's
+    # list (ASGI's common path), record() (WSGI, abnormal endings), streams.
     monkeypatch.setattr(http_module.HTTPMetrics, "record", _explode)
     monkeypatch.setattr(http_module.HTTPMetrics, "record_stream", _explode)
-    original_init = http_module.HTTPMetrics.__init__
-
-    def init_with_broken_buffer(self: http_module.HTTPMetrics, *args: Any, **kw: Any) -> None:
-        original_init(self, *args, **kw)
-        self.pending = _BrokenBuffer()  # type: ignore[assignment]
-
-    monkeypatch.setattr(http_module.HTTPMetrics, "__init__", init_with_broken_buffer)
+    monkeypatch.setattr(http_module.HTTPMetrics, "observations", lambda self, key: _BrokenBuffer())
 
 
 def test_asgi_fault_in_recording_is_contained(

@@ -34,6 +34,7 @@ from watchkeeper.instrument.hooks import (
     begin_hooks,
     end_hooks,
 )
+from watchkeeper.instrument.http import Observation
 
 __all__ = ["ASGIApp", "WatchkeeperMiddleware"]
 
@@ -146,7 +147,8 @@ class _Exchange:
 
     def _record(self) -> None:
         """The request ended with its last chunk: HTTPMetrics.record, inlined (one
-        tuple appended), the route resolver's dict read inline (routes.py)."""
+        tuple appended to its key's list), the route resolver's dict read inline
+        (routes.py)."""
         mw = self.mw
         try:
             self.inflight.pop()
@@ -157,21 +159,28 @@ class _Exchange:
                 return
             route = mw.single_routes.get(id(scope.get("route"))) or mw.wk.route_of(scope)
             status = self.status
-            item = (
+            key = (
                 self.method, route, 499 if self.disconnected else status,
                 mw._handled_error(scope, self.method, route) if status >= 500 else "",
-                perf_counter() - self.start, self.received, self.sent,
             )  # fmt: skip
-            pending = mw.pending
-            pending.append(item)
+            duration = perf_counter() - self.start
+            http = mw.http
+            try:  # the key's list (HTTPMetrics.observations); a subscript costs less than .get()
+                found: list[Observation] | None = mw.observed[key]
+            except KeyError:
+                found = http.observations(key)
+            if found is None:  # past the label budget: recorded whole
+                http.record(*key, duration, self.received, self.sent, mw._exemplar())
+                return
+            found.append((duration, self.received, self.sent))
             if mw.exemplar_of is not None:  # tracing on
                 # one C call: the request span's labels, falsy if unsampled
                 # (tracing/exemplars.py)
                 labels = mw.exemplar_of()
                 if labels:
-                    mw.http.add_exemplar(item, labels)
-            if len(pending) > mw.http.wake_at:
-                mw.http.backlog()
+                    http.add_exemplar(key, duration, labels)
+            if len(found) > http.wake_at:
+                http.backlog()
         except Exception as exc:
             faults.report("asgi.record", exc, mw.wk.registry)
 
@@ -206,7 +215,7 @@ class WatchkeeperMiddleware:
         self.inflight: dict[str, list[None]] = {}
         self.metrics_path = instrumentation.metrics_path
         self.http = instrumentation.http
-        self.pending = self.http.pending
+        self.observed = self.http.observed
         self.single_routes: dict[int, str] = getattr(instrumentation.route_of, "single", {})
         # Paths not measured: the ones watchkeeper answers itself and the excluded
         # ones, passed through; one lookup on the hot path.

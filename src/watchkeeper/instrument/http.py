@@ -6,7 +6,7 @@ import os
 import threading
 import time
 import weakref
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import deque
 from collections.abc import Callable, Sequence
 
@@ -19,13 +19,17 @@ from watchkeeper.instrument._semconv import (
 from watchkeeper.instrument.metrics import UPDATE_LOCK, HistogramChild
 from watchkeeper.instrument.registry import Registry
 
-__all__ = ["HTTPMetrics", "Pending"]
+__all__ = ["HTTPMetrics", "Key", "Observation", "Pending"]
 
-# method, route, status, error_type, duration, request bytes, response bytes
+# method, route, status, error_type: one label set of the three request histograms
+Key = tuple[str, str, int, str]
+# duration, request bytes, response bytes: one request, in its key's list
+Observation = tuple[float, int, int]
+# the key and the observation in one tuple: a request past the label budget
 Pending = tuple[str, str, int, str, float, int, int]
 
 _STATUS = {code: str(code) for code in range(100, 600)}
-WAKE_FOLDER_AT = 256  # pending observations that start the background folder
+WAKE_FOLDER_AT = 256  # pending observations (of one key) that start the background folder
 FOLD_INTERVAL_S = 0.25
 FOLD_AT = 10_000  # pending observations folded inline if the folder cannot keep up
 
@@ -80,10 +84,16 @@ class HTTPMetrics:
         if hasattr(os, "register_at_fork"):  # a forked worker starts without the folder
             forked = weakref.WeakMethod(self._forked)  # the hook must not keep us alive
             os.register_at_fork(after_in_child=lambda: _call_if_alive(forked))
+        # Each label set's requests not folded yet, in the order they finished: the
+        # request appends (an atomic list.append), the fold takes them in bulk. Keys
+        # are added while the label budget lasts (the children are cached with them).
+        self.observed: dict[Key, list[Observation]] = {}
+        # Requests past the label budget, whole: folded one by one, so the overflow
+        # series counts each of them as dropped.
         self.pending: deque[Pending] = deque()
-        # (the pending observation, exemplar label pairs, unix time): only requests
-        # that ran inside a sampled span append here; folded with the observations.
-        self.exemplars: deque[tuple[Pending, str, float]] = deque()
+        # (key, duration, exemplar label pairs, unix time): only requests that ran
+        # inside a sampled span append here; folded with the observations.
+        self.exemplars: deque[tuple[Key, float, str, float]] = deque()
         self._inflight: dict[str, list[None]] = {}
         registry.add_pre_collect(self.fold)
         self._by_key: dict[
@@ -110,6 +120,23 @@ class HTTPMetrics:
             found = self._inflight.setdefault(method, [])
         return found
 
+    def observations(self, key: Key) -> list[Observation] | None:
+        """The list that requests of ``key`` append ``(duration, request bytes, response
+        bytes)`` to, made on the key's first request; None once the label budget is
+        spent (such requests go to ``pending`` whole)."""
+        found = self.observed.get(key)
+        if found is None:
+            with UPDATE_LOCK:
+                found = self.observed.get(key)
+                if found is None:
+                    if len(self._by_key) >= self.duration.limit:
+                        return None
+                    self._children_for(key)  # cached with the list: the fold needs both
+                    if key not in self._by_key:
+                        return None
+                    found = self.observed[key] = []
+        return found
+
     def record(
         self,
         method: str,
@@ -121,30 +148,44 @@ class HTTPMetrics:
         response_bytes: int,
         exemplar: str | None = None,
     ) -> None:
-        """One finished request. Deferred: a tuple appended now (atomic, ~0.1 µs),
-        folded into the histograms before the next render or snapshot. ``exemplar``:
-        rendered label pairs (``trace_id="…",span_id="…"``) for the duration bucket."""
-        pending = self.pending
-        item = (method, route, status, error_type, duration, request_bytes, response_bytes)
-        pending.append(item)
+        """One finished request. Deferred: appended now (atomic, ~0.1 µs), folded into
+        the histograms before the next render or snapshot. ``exemplar``: rendered
+        label pairs (``trace_id="…",span_id="…"``) for the duration bucket."""
+        key = (method, route, status, error_type)
+        found = self.observed.get(key)
+        if found is None:
+            found = self.observations(key)
+        if found is not None:
+            found.append((duration, request_bytes, response_bytes))
+            waiting = len(found)
+        else:
+            self.pending.append((method, route, status, error_type, duration, request_bytes,
+                                 response_bytes))  # fmt: skip
+            waiting = len(self.pending)
         if exemplar is not None:
-            self.exemplars.append((item, exemplar, time.time()))
-        if len(pending) > self.wake_at:
+            self.exemplars.append((key, duration, exemplar, time.time()))
+        if waiting > self.wake_at:
             self.backlog()
 
-    def add_exemplar(self, item: Pending, exemplar: str) -> None:
-        """Attach an exemplar to an observation already appended to ``pending``."""
-        self.exemplars.append((item, exemplar, time.time()))
+    def add_exemplar(self, key: Key, duration: float, exemplar: str) -> None:
+        """Attach an exemplar to an observation already appended for ``key``."""
+        self.exemplars.append((key, duration, exemplar, time.time()))
+
+    def waiting(self) -> int:
+        """Observations not folded yet."""
+        lists = list(self.observed.values())  # a copy: requests may add keys meanwhile
+        return len(self.pending) + sum(map(len, lists))
 
     def backlog(self) -> None:
         # Rare path: observations pile up between scrapes. A background thread folds
         # them every FOLD_INTERVAL_S, so no request pays for a big fold (10k pending
-        # hold the GIL ~8 ms); inline folding is only the backstop that bounds memory.
+        # hold the GIL for milliseconds); inline folding is only the backstop that
+        # bounds memory.
         if self._folder_pid != os.getpid():  # none yet, or we are a forked child
             self._folder_pid = os.getpid()
             threading.Thread(target=self._fold_loop, name="watchkeeper-fold", daemon=True).start()
             self.wake_at = FOLD_AT
-        if len(self.pending) > FOLD_AT:
+        if self.waiting() > FOLD_AT:
             self.fold()
 
     def _forked(self) -> None:
@@ -161,17 +202,23 @@ class HTTPMetrics:
 
     def fold(self) -> None:
         """Move pending observations into the histograms and refresh in-flight counts."""
-        pending = self.pending
         by_key = self._by_key
         # Counted before the observations are folded: each of these exemplars had
         # its observation appended first, so no bucket shows an exemplar ahead of
         # its count.
         exemplars = self.exemplars
         n_exemplars = len(exemplars)
-        # Bound once: this loop runs for every request the process serves (a server's
-        # CPU, if not its requests' time).
-        popleft, get, bisect = pending.popleft, by_key.get, bisect_left
         with UPDATE_LOCK:
+            for key, found in list(self.observed.items()):
+                n = len(found)
+                if n:
+                    # Taken in two atomic steps: a request appending meanwhile lands
+                    # after the first n and waits for the next fold.
+                    batch = found[:n]
+                    del found[:n]
+                    _fold_batch(by_key[key], batch)
+            pending = self.pending
+            popleft, get, bisect = pending.popleft, by_key.get, bisect_left
             for _ in range(len(pending)):
                 # popleft is atomic: an append racing with the fold is kept for the next one
                 method, route, status, error_type, duration, received, sent = popleft()
@@ -181,21 +228,16 @@ class HTTPMetrics:
                 d, q, r = children
                 d.counts[bisect(d.bounds, duration)] += 1
                 d.sum += duration
-                if received:
-                    q.counts[bisect(q.bounds, received)] += 1
-                    q.sum += received
-                else:  # no request body (most requests): the first bucket, no search
-                    q.counts[0] += 1
+                q.counts[bisect(q.bounds, received)] += 1
+                q.sum += received
                 r.counts[bisect(r.bounds, sent)] += 1
                 r.sum += sent
             for _ in range(n_exemplars):
-                item, labels, timestamp = exemplars.popleft()
-                key = item[:4]
+                key, duration, labels, timestamp = exemplars.popleft()
                 children = by_key.get(key)
                 if children is None:
                     children = self._children_for(key)
                 d = children[0]
-                duration = item[4]
                 d.set_exemplar(bisect_left(d.bounds, duration), labels, duration, timestamp)
             for method, inflight in list(self._inflight.items()):
                 self.active.labels(method).value = len(inflight)
@@ -219,3 +261,41 @@ class HTTPMetrics:
 
     def record_stream(self, method: str, route: str, duration: float) -> None:
         self.stream_duration.labels(method, route).observe(duration)
+
+
+def _fold_batch(
+    children: tuple[HistogramChild, HistogramChild, HistogramChild], batch: list[Observation]
+) -> None:
+    """Count one key's observations in bulk (call under UPDATE_LOCK).
+
+    Sorted, a batch's values fall into their buckets in runs: one bucket search per
+    run, not per value, and the sorting, summing and counting run in C. A busy key
+    folds for about a fifth of what a Python step per observation costs. Sums are
+    taken in the order the requests finished, as one-by-one adding would.
+    """
+    d, q, r = children
+    durations, received, sent = zip(*batch, strict=True)
+    _count_sorted(d, sorted(durations))
+    d.sum = sum(durations, d.sum)
+    empty = received.count(0)
+    if empty == len(received):  # no request bodies (most requests): the first bucket
+        q.counts[0] += empty
+    else:
+        _count_sorted(q, sorted(received))
+        q.sum = sum(received, q.sum)
+    _count_sorted(r, sorted(sent))
+    r.sum = sum(sent, r.sum)
+
+
+def _count_sorted(child: HistogramChild, values: list[float] | list[int]) -> None:
+    """Add ascending ``values`` to ``child``'s bucket counts."""
+    bounds, counts = child.bounds, child.counts
+    n, last, j = len(values), len(bounds), 0
+    while j < n:
+        i = bisect_left(bounds, values[j])  # the bucket of the smallest value left
+        if i == last:  # above every bound: +Inf takes the rest
+            counts[i] += n - j
+            return
+        k = bisect_right(values, bounds[i], j)  # every value up to that bound
+        counts[i] += k - j
+        j = k
