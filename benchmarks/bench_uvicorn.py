@@ -123,7 +123,7 @@ def serve(variant: str, port: int, http: str = "auto", loop: str = "auto") -> No
 
             def backlog(self: HTTPMetrics) -> None:
                 self.wake_at = FOLD_AT
-                if len(self.pending) > FOLD_AT:
+                if self.waiting() > FOLD_AT:
                     self.fold()
 
             HTTPMetrics.backlog = backlog  # type: ignore[method-assign]
