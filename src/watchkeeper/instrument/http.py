@@ -31,7 +31,11 @@ Pending = tuple[str, str, int, str, float, int, int]
 _STATUS = {code: str(code) for code in range(100, 600)}
 WAKE_FOLDER_AT = 256  # pending observations (of one key) that start the background folder
 FOLD_INTERVAL_S = 0.25
-FOLD_AT = 10_000  # pending observations folded inline if the folder cannot keep up
+# Pending observations folded inline if the folder cannot keep up: checked when one
+# key's list passes it, against all of them (waiting()). The folder runs every
+# FOLD_INTERVAL_S and the GIL hands it a turn within milliseconds, so lists that long
+# mean a stalled process, not a busy one.
+FOLD_AT = 10_000
 
 
 def _call_if_alive(method: weakref.WeakMethod[Callable[[], None]]) -> None:
@@ -77,8 +81,8 @@ class HTTPMetrics:
 
         self.registry = registry
         self._folder_pid = 0
-        # The pending length at which a request calls backlog(): low until the
-        # background folder runs, then only the inline-fold backstop (the folder
+        # The length of its key's list at which a request calls backlog(): low until
+        # the background folder runs, then only the inline-fold backstop (the folder
         # keeps up; a request must not pay a call and a getpid() each time).
         self.wake_at = WAKE_FOLDER_AT
         if hasattr(os, "register_at_fork"):  # a forked worker starts without the folder
