@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import multiprocessing
 import os
+import pickle
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -218,3 +220,16 @@ def test_the_formatter_reads_stdlib_attributes_a_subclass_of_ours_adds() -> None
     made.logger.info("hi", extra={"user_id": 1})
     assert made.last()["tag"] == "blue"
     assert made.last()["user_id"] == 1
+
+
+def test_a_pickled_record_is_a_plain_one_with_the_same_attributes() -> None:
+    record = FastLogRecord("n", 20, "/a/b.py", 3, "m %s", ("x",), None, "f", None)
+    record.user_id = 42  # an extra, as makeRecord adds it
+    data = pickle.dumps(record)
+    assert b"watchkeeper" not in data  # loadable where watchkeeper is not installed
+    loaded = pickle.loads(data)
+    assert type(loaded) is logging.LogRecord
+    assert list(loaded.__dict__) == list(record.__dict__)
+    assert loaded.__dict__ == record.__dict__
+    copied = copy.copy(record)
+    assert copied.__dict__ == record.__dict__

@@ -118,6 +118,11 @@ class FastLogRecord(logging.LogRecord):
                     except Exception:
                         pass
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # Pickled (a multiprocessing queue, a copy) as what it is, a plain record:
+        # the receiving process needs no watchkeeper to load it.
+        return logging.makeLogRecord, (dict(self.__dict__),)
+
 
 def _file_names(pathname: Any) -> tuple[str, str]:
     try:
