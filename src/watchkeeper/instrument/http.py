@@ -135,9 +135,7 @@ class HTTPMetrics:
                 if found is None:
                     if len(self._by_key) >= self.duration.limit:
                         return None
-                    self._children_for(key)  # cached with the list: the fold needs both
-                    if key not in self._by_key:
-                        return None
+                    self._children_for(key)  # cached (under the budget) with the list
                     found = self.observed[key] = []
         return found
 
@@ -163,8 +161,7 @@ class HTTPMetrics:
             found.append((duration, request_bytes, response_bytes))
             waiting = len(found)
         else:
-            self.pending.append((method, route, status, error_type, duration, request_bytes,
-                                 response_bytes))  # fmt: skip
+            self.pending.append((*key, duration, request_bytes, response_bytes))
             waiting = len(self.pending)
         if exemplar is not None:
             self.exemplars.append((key, duration, exemplar, time.time()))

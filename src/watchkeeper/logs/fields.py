@@ -208,13 +208,7 @@ class FieldBuilder:
                 except Exception:
                     message = f"{record.msg!s} {record.args!r}"
             if len(message) >= self._short:  # shorter ones need neither redaction nor a cut
-                # text(), one frame less (every message this long takes this path)
-                redactor = self.redactor
-                if redactor is not None:
-                    message = redactor.text(message)
-                limit = self.limit
-                if limit and len(message) > limit:
-                    message = truncate(message, limit)
+                message = self.text(message)
             created = record.created
             second = int(created)
             cached = self._ts

@@ -79,9 +79,7 @@ class FastLogRecord(logging.LogRecord):
         self.pathname = pathname
         try:
             self.filename, self.module = _paths[pathname]
-        except KeyError:
-            self.filename, self.module = _file_names(pathname)
-        except TypeError:  # an unhashable pathname: what the stdlib makes of it
+        except (KeyError, TypeError):  # a new path, or an unhashable one (not cached)
             self.filename, self.module = _file_names(pathname)
         self.exc_info = exc_info
         self.exc_text = None
