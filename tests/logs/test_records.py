@@ -133,6 +133,65 @@ def test_thread_and_process_names_are_the_callers() -> None:
     assert ours["processName"] == "Worker-7"
 
 
+def test_renamed_foreign_and_subclassed_threads_have_their_names() -> None:
+    class Named(threading.Thread):
+        @property
+        def name(self) -> str:  # type: ignore[override]  # a class of its own may answer differently from _name
+            return "named-by-property"
+
+    seen: list[tuple[dict[str, Any], dict[str, Any]]] = []
+
+    def record_both() -> None:
+        seen.append(_both(lambda: _new("n", 20, "p.py", 1, "m", (), None)))
+
+    def renamed() -> None:
+        threading.current_thread().name = "renamed-later"
+        record_both()
+
+    Named(target=record_both).start()
+    plain = threading.Thread(target=renamed)
+    plain.start()
+    plain.join()
+    done = threading.Event()
+
+    def foreign() -> None:  # started by _thread: threading meets it first in the record
+        record_both()
+        done.set()
+
+    import _thread
+
+    _thread.start_new_thread(foreign, ())
+    assert done.wait(10)
+    for _ in range(100):  # the Named thread may still be running
+        if len(seen) == 3:
+            break
+        threading.Event().wait(0.01)
+    names = sorted(ours["threadName"] for _, ours in seen)
+    for theirs, ours in seen:
+        _assert_same(theirs, ours)
+    assert names[0].startswith("Dummy-")
+    assert names[1:] == ["named-by-property", "renamed-later"]
+
+
+def test_msecs_is_the_stdlibs_for_any_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    rng = random.Random(7)
+    clocks = [0.0, 0.0005, 0.9999999, 1.001, 1_763_800_000.999999, 1_763_800_000.1234567]
+    clocks += [rng.uniform(0, 4e9) for _ in range(2_000)] + [-1.25, -0.0001]
+    for clock in clocks:
+        monkeypatch.setattr(records, "_time", lambda c=clock: c)
+        monkeypatch.setattr(logging.time, "time", lambda c=clock: c)  # type: ignore[attr-defined]
+        monkeypatch.setattr(logging.time, "time_ns", lambda c=clock: int(c * 1e9), raising=False)  # type: ignore[attr-defined]
+        ours = FastLogRecord("n", 20, "p.py", 1, "m", (), None)
+        theirs = logging.LogRecord("n", 20, "p.py", 1, "m", (), None)
+        assert ours.created == clock
+        if sys.version_info < (3, 13):  # 3.13 computes msecs from time_ns()
+            assert ours.msecs == theirs.msecs, clock
+            assert type(ours.msecs) is float
+        assert ours.msecs == int((clock - int(clock)) * 1000) + 0.0, clock
+
+
 def test_inside_an_asyncio_task_the_records_are_the_same() -> None:
     async def main() -> tuple[dict[str, Any], dict[str, Any]]:
         return _both(lambda: _new("n", 20, "p.py", 1, "m", (), None))

@@ -35,6 +35,15 @@ _level_names = logging._levelToName  # what getLevelName() reads first
 _get_level_name = logging.getLevelName
 _get_ident = threading.get_ident
 _current_thread = threading.current_thread
+# What current_thread() reads (ident -> Thread), read here without its two Python
+# frames (the function and the ``name`` property). Private, so checked: where it is
+# missing every lookup misses and current_thread() answers. A thread of one of these
+# classes has its name in ``_name`` (what the property returns); any other class (a
+# subclass could override ``name``) asks current_thread() too.
+_threads_get: Any = getattr(threading, "_active", {}).get
+_PLAIN_THREADS = frozenset(
+    getattr(threading, name, threading.Thread) for name in ("Thread", "_MainThread", "_DummyThread")
+)
 _modules = sys.modules
 _time = time.time
 _START = logging._startTime  # type: ignore[attr-defined]
@@ -87,11 +96,17 @@ class FastLogRecord(logging.LogRecord):
         self.lineno = lineno
         self.funcName = func  # type: ignore[assignment]  # None, as the stdlib's may be
         self.created = ct
-        self.msecs = int((ct - int(ct)) * 1000) + 0.0
+        # int((ct - int(ct)) * 1000) + 0.0, the stdlib's, is two int() calls; for a
+        # clock past 1970, floor division gives the same float for half the cost.
+        self.msecs = ((ct - ct // 1) * 1000) // 1 if ct >= 0 else int((ct - int(ct)) * 1000) + 0.0
         self.relativeCreated = (ct - _START_S) * 1000
         if logging.logThreads:
-            self.thread = _get_ident()
-            self.threadName = _current_thread().name
+            self.thread = ident = _get_ident()
+            thread = _threads_get(ident)
+            if type(thread) in _PLAIN_THREADS:
+                self.threadName = thread._name
+            else:  # not registered yet (a foreign thread), or a class of its own
+                self.threadName = _current_thread().name
         else:
             self.thread = None
             self.threadName = None
