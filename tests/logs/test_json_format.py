@@ -6,6 +6,7 @@ import datetime as dt
 import enum
 import io
 import logging
+import math
 import time
 import uuid
 from dataclasses import dataclass
@@ -35,6 +36,28 @@ def test_core_fields_in_order(sink: Sink) -> None:
     parsed = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     assert parsed.tzinfo == dt.UTC
     assert abs(parsed.timestamp() - before) < 5
+
+
+def test_timestamps_are_the_records_instant_to_the_millisecond() -> None:
+    import random
+
+    from watchkeeper.logs.fields import FieldBuilder
+
+    rng = random.Random(3)
+    clocks = [0.0, 0.0009, 0.9999999999999999, 59.9995, 1_763_800_000.999999, -1.25, -0.0005]
+    clocks += [rng.uniform(-1e9, 4e9) for _ in range(3_000)]
+    builder = FieldBuilder()
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    for created in clocks:
+        record = logging.LogRecord("n", 20, "p.py", 1, "m", (), None)
+        record.created = created
+        stamp = builder.from_record(record)["timestamp"]
+        # the second (floored: before 1970 too) and the milliseconds into it
+        expected = epoch + dt.timedelta(seconds=math.floor(created))
+        ms = int((created - math.floor(created)) * 1000)
+        want = expected.strftime("%Y-%m-%dT%H:%M:%S") + f".{ms:03d}Z"
+        assert stamp == want, created
+        assert builder.timestamp(created) == want, created
 
 
 def test_every_extra_field_is_a_field(sink: Sink) -> None:

@@ -65,8 +65,10 @@ _PLAIN_RECORDS = frozenset({_LogRecord, FastLogRecord} if _FAST_RECORDS else {_L
 _modules_get = sys.modules.get
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 # ".000Z" … ".999Z": milliseconds by table lookup, a quarter of the cost of formatting
-# a number into a string on every line.
-_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
+# a number into a string on every line. Keyed by the float that floor division gives
+# (0.0 … 999.0): two int() calls a line cost more than the arithmetic around them.
+# Floor, not truncation, also puts a clock before 1970 in the right second.
+_MILLIS = {float(ms): f".{ms:03d}Z" for ms in range(1000)}
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 
@@ -91,9 +93,10 @@ class FieldBuilder:
             redactor.min_length if redactor is not None else no_limit,
             self.limit + 1 if self.limit else no_limit,
         )
-        self._ts: tuple[int, str] = (-1, "")
+        self._ts: tuple[float, str] = (-1.5, "")  # no second is -1.5
         # extra= key -> its output name, (name,) if redacted, False if a record attribute
         self._names: dict[object, str | tuple[str] | bool] = {}
+        self._default = self.default  # bound once: not a new method object per line
 
     # -- values -------------------------------------------------------------------
 
@@ -162,12 +165,12 @@ class FieldBuilder:
 
     def timestamp(self, created: float) -> str:
         """RFC 3339 UTC with milliseconds (from_record inlines the same steps)."""
-        second = int(created)
+        second = created // 1  # floor division: a float, no int() call (see _MILLIS)
         cached = self._ts
         if cached[0] != second:  # one strftime per second, not per line
             cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
             self._ts = cached
-        return cached[1] + _MILLIS[int((created - second) * 1000)]
+        return cached[1] + _MILLIS[(created - second) * 1000 // 1]
 
     def from_record(self, record: logging.LogRecord) -> dict[str, Any]:
         """The record's fields, in order (the console format's input)."""
@@ -193,7 +196,8 @@ class FieldBuilder:
         """
         try:
             msg = record.msg
-            if type(msg) is str and type(record) in _PLAIN_RECORDS:  # getMessage(), inlined
+            plain = type(record) in _PLAIN_RECORDS
+            if plain and type(msg) is str:  # getMessage(), inlined
                 args = record.args
                 if args:
                     try:
@@ -210,13 +214,13 @@ class FieldBuilder:
             if len(message) >= self._short:  # shorter ones need neither redaction nor a cut
                 message = self.text(message)
             created = record.created
-            second = int(created)
+            second = created // 1
             cached = self._ts
             if cached[0] != second:  # one strftime per second, not per line
                 cached = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
                 self._ts = cached
             out: dict[str, Any] = {
-                "timestamp": cached[1] + _MILLIS[int((created - second) * 1000)],
+                "timestamp": cached[1] + _MILLIS[(created - second) * 1000 // 1],
                 "level": _LEVELS.get(record.levelno) or record.levelname.lower(),
                 "logger": record.name,
                 "message": message,
@@ -235,7 +239,7 @@ class FieldBuilder:
                     out["trace_id"], out["span_id"] = ids
             attrs = record.__dict__
             if len(attrs) > _PLAIN_RECORD_SIZE:  # anything beyond a plain record: extras
-                if type(record) in _PLAIN_RECORDS and STRUCTLOG_FIELDS not in attrs:
+                if plain and STRUCTLOG_FIELDS not in attrs:
                     # LogRecord.__init__ sets the same attributes in the same order every
                     # time, and makeRecord adds the extras after them.
                     self._put_extras(out, islice(attrs.items(), _PLAIN_RECORD_SIZE, None))
@@ -246,7 +250,7 @@ class FieldBuilder:
             if record.stack_info:
                 out["stack_info"] = self._stack(record.stack_info)
             if line:
-                return _dumps(out, default=self.default, option=_NEWLINE)
+                return _dumps(out, default=self._default, option=_NEWLINE)
             return out
         except Exception as exc:
             if line:
