@@ -119,10 +119,10 @@ def serve(variant: str, port: int, http: str = "auto", loop: str = "auto") -> No
 
         loop_lag = variant != "watchkeeper-no-loop-lag"
         if variant == "watchkeeper-inline-fold":  # no fold thread: the inline backstop only
-            from watchkeeper.instrument.http import FOLD_AT, VALUES, HTTPMetrics
+            from watchkeeper.instrument.http import FOLD_AT, FOLD_LEN, HTTPMetrics
 
             def backlog(self: HTTPMetrics) -> None:
-                self.wake_at = FOLD_AT * VALUES
+                self.wake_at = FOLD_LEN
                 if self.waiting() > FOLD_AT:
                     self.fold()
 

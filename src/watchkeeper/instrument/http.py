@@ -28,7 +28,7 @@ Key = tuple[str, str, int, str]
 # collections ran ~16x as often) and 64 more bytes touched between two folds; three
 # values added by one ``+=`` (a C list extend, atomic under the GIL) are neither.
 VALUES = 3
-# the key and the observation in one tuple: a request past the label budget
+# the key and the request's values in one tuple: a request past the label budget
 Pending = tuple[str, str, int, str, float, int, int]
 
 _STATUS = {code: str(code) for code in range(100, 600)}
@@ -39,6 +39,9 @@ FOLD_INTERVAL_S = 0.25
 # FOLD_INTERVAL_S and the GIL hands it a turn within milliseconds, so lists that long
 # mean a stalled process, not a busy one.
 FOLD_AT = 10_000
+# The two as lengths of a key's list (what a request compares, without a multiply).
+WAKE_FOLDER_LEN = WAKE_FOLDER_AT * VALUES
+FOLD_LEN = FOLD_AT * VALUES
 
 
 def _call_if_alive(method: weakref.WeakMethod[Callable[[], None]]) -> None:
@@ -87,12 +90,12 @@ class HTTPMetrics:
         # The length of its key's list at which a request calls backlog(): low until
         # the background folder runs, then only the inline-fold backstop (the folder
         # keeps up; a request must not pay a call and a getpid() each time).
-        self.wake_at = WAKE_FOLDER_AT * VALUES  # a list's length: VALUES per request
+        self.wake_at = WAKE_FOLDER_LEN
         if hasattr(os, "register_at_fork"):  # a forked worker starts without the folder
             forked = weakref.WeakMethod(self._forked)  # the hook must not keep us alive
             os.register_at_fork(after_in_child=lambda: _call_if_alive(forked))
         # Each label set's requests not folded yet, in the order they finished: the
-        # request appends (an atomic list.append), the fold takes them in bulk. Keys
+        # request adds its VALUES (one atomic extend), the fold takes them in bulk. Keys
         # are added while the label budget lasts (the children are cached with them).
         self.observed: dict[Key, list[float]] = {}
         # Requests past the label budget, whole: folded one by one, so the overflow
@@ -189,12 +192,12 @@ class HTTPMetrics:
         if self._folder_pid != os.getpid():  # none yet, or we are a forked child
             self._folder_pid = os.getpid()
             threading.Thread(target=self._fold_loop, name="watchkeeper-fold", daemon=True).start()
-            self.wake_at = FOLD_AT * VALUES
+            self.wake_at = FOLD_LEN
         if self.waiting() > FOLD_AT:
             self.fold()
 
     def _forked(self) -> None:
-        self.wake_at = WAKE_FOLDER_AT * VALUES
+        self.wake_at = WAKE_FOLDER_LEN
 
     def _fold_loop(self) -> None:
         me = os.getpid()
