@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -440,6 +441,61 @@ def test_a_send_the_server_fails_with_oserror_is_a_499(registry: Registry, faili
         http_response_status_code="499",
         error_type="ConnectionResetError",
     )
+    assert got == 1
+
+
+def test_an_oserror_the_app_raises_after_its_head_is_the_apps_error(registry: Registry) -> None:
+    """The head goes to the server's send unwatched: an OSError that did not come out
+    of that send (the app's own database connection failing mid-response) is the
+    app's error, not a client that left."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise ConnectionRefusedError("database down")
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        pass
+
+    instrumented = watchkeeper.instrument(app, service="t", registry=registry)
+    with pytest.raises(ConnectionRefusedError):
+        asyncio.run(instrumented(_scope("/report"), receive, send))
+    assert values(registry, DURATION + "_count", http_response_status_code="499") == []
+    got = value(
+        registry,
+        DURATION + "_count",
+        http_response_status_code="200",
+        error_type="ConnectionRefusedError",
+    )
+    assert got == 1
+
+
+def test_an_oserror_from_a_send_without_python_frames_is_a_499(registry: Registry) -> None:
+    """A server whose send leaves no frame to find (written in C or Rust; here a
+    functools.partial) is taken at its word: an OSError after the head is the
+    connection's, as the ASGI spec says."""
+
+    async def hello(request: Request) -> PlainTextResponse:
+        return PlainTextResponse("hello")
+
+    app = watchkeeper.instrument(
+        Starlette(routes=[Route("/hello", hello)]), service="t", registry=registry
+    )
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def server_send(connection: str, message: Any) -> None:
+        raise ConnectionResetError(f"{connection} reset")
+
+    send = functools.partial(server_send, "peer")
+    assert not hasattr(send, "__code__")
+    assert not hasattr(send, "__func__")
+    with pytest.raises(ConnectionResetError):
+        asyncio.run(app(_scope("/hello"), receive, send))
+    got = value(registry, DURATION + "_count", http_route="/hello", http_response_status_code="499")
     assert got == 1
 
 

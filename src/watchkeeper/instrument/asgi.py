@@ -57,6 +57,24 @@ def _header(scope: Scope, name: bytes) -> str:
     return ""
 
 
+def _raised_by(exc: BaseException, send: Send) -> bool:
+    """Whether ``exc`` came out of the server's ``send``: its frame is in the traceback.
+
+    A send that is not a Python function or method (a server written in C or Rust)
+    leaves no frame to find: an OSError after its response head is then taken as
+    the connection's, as the ASGI spec says such sends raise on a closed connection.
+    """
+    code = getattr(getattr(send, "__func__", send), "__code__", None)
+    if code is None:
+        return True
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code is code:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 async def _send_response(
     scope: Scope, send: Send, status: int, headers: list[tuple[str, str]], body: bytes
 ) -> None:
@@ -109,45 +127,52 @@ class _Exchange:
             self.disconnected = True
         return message
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        # A plain function: the response head goes to the server's own send, with no
+        # coroutine of ours around it (an OSError it raises is judged where it ends
+        # up, in the middleware: _raised_by). The last chunk and the chunks of a
+        # stream go through coroutines that watch them.
         try:
             mtype = message["type"]
         except (KeyError, TypeError):
-            mtype = None  # not ours to judge: the server answers it
-        if mtype == "http.response.body":
-            self.sent += len(message.get("body") or b"")
-            if message.get("more_body"):
-                # The first partial chunk tells whether this is a stream: a one-chunk
-                # response, the common case, never pays the header scan.
-                if self.head is not None and self.head is not STREAMING:
-                    self.mw._judge_stream(self)
-            else:
-                self.phase = LAST_CHUNK
-                try:
-                    await self.send_(message)
-                except OSError:
-                    self.disconnected = True
-                    raise
-                if self.phase is not RECORDED:  # the common ending, inlined: no extra call
-                    self.phase = RECORDED
-                    self._record()
-                return
-        elif mtype == "http.response.start":
+            return self._send_watched(message)  # not ours to judge: the server answers it
+        if mtype == "http.response.start":
             self.status = message.get("status", 0)
             self.head = message  # kept until the body shows whether it streams
             # a stream's answer time (a clock read costs less than scanning every
             # response's headers here)
             self.head_at = perf_counter()
+            return self.send_(message)
+        if mtype == "http.response.body":
+            self.sent += len(message.get("body") or b"")
+            if not message.get("more_body"):
+                return self._send_last(message)
+            # The first partial chunk tells whether this is a stream: a one-chunk
+            # response, the common case, never pays the header scan.
+            if self.head is not None and self.head is not STREAMING:
+                self.mw._judge_stream(self)
+        return self._send_watched(message)
+
+    async def _send_watched(self, message: Message) -> None:
         try:
             await self.send_(message)
         except OSError:
             self.disconnected = True
             raise
 
-    def _record(self) -> None:
-        """The request ended with its last chunk: HTTPMetrics.record, inlined (its
-        three values added to its key's list in one ``+=``), the route resolver's
-        dict read inline (routes.py)."""
+    async def _send_last(self, message: Message) -> None:
+        """Send the last chunk, then record the request: HTTPMetrics.record, inlined
+        (its three values added to its key's list in one ``+=``), the route
+        resolver's dict read inline (routes.py)."""
+        self.phase = LAST_CHUNK
+        try:
+            await self.send_(message)
+        except OSError:
+            self.disconnected = True
+            raise
+        if self.phase is RECORDED:
+            return
+        self.phase = RECORDED
         mw = self.mw
         try:
             self.inflight.pop()
@@ -294,6 +319,12 @@ class WatchkeeperMiddleware:
         try:
             await self.app(scope, ex.receive, ex.send)
         except BaseException as exc:
+            if isinstance(exc, OSError) and ex.status and not ex.disconnected:
+                # the head went to the server's send unwatched (send): did it raise this?
+                try:
+                    ex.disconnected = _raised_by(exc, send)
+                except Exception as fault:
+                    faults.report("asgi.send", fault, self.wk.registry)
             if ex.phase is not RECORDED:
                 ex.phase = RECORDED
                 self._judge_stream(ex)
