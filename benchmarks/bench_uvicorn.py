@@ -12,6 +12,12 @@ turn into a bias; fresh processes spread it over the rounds. We report requests/
 per round, the medians and their ratio (the verdict), and the median of each
 round's paired ratio (the variant's req/s over bare's in the same round; with fresh
 processes every round it carries two processes' noise, so it is shown, not judged).
+``--together`` loads every server at once instead, all pinned to the same CPU, each
+by its own load generator: on a host whose speed drifts within seconds (one
+server process read 5,178 to 7,256 req/s from one 2 s run to the next), the drift
+then hits every variant of a round alike, and the round's paired ratio is the
+measure. The servers share the CPU (the scheduler gives each its fair share) and
+its caches, so each request runs colder than on a CPU of its own.
 Everything is bounded: fixed duration per run, timeouts on every
 wait, and the servers are killed at the end of each round, also on error.
 
@@ -32,7 +38,7 @@ name contains "uvicorn") a single server was once misdetected; the neutral
 launcher keeps the server in the single-process mode a user of ``uvicorn app:app``
 gets, whatever the detection does. Each server reports the mode it ended up in.
 
-Run: ``.venv/bin/python -m benchmarks.bench_uvicorn [--rounds 8] [--duration 4]``
+Run: ``.venv/bin/python -m benchmarks.bench_uvicorn [--rounds 8] [--duration 4] [--together]``
 (``--variants bare,watchkeeper,watchkeeper-no-loop-lag,hand-written`` adds the
 diagnostic servers).
 """
@@ -54,6 +60,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -418,6 +425,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=True,
         help="new server processes every round (default; --no-fresh: one per variant)",
     )
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="load every server at once, all pinned to one CPU, in each round: the "
+        "host's drift hits them alike (see the module docstring)",
+    )
     # Internal: the server and the fallback load generator run as this module too.
     parser.add_argument(
         "--variants",
@@ -460,7 +473,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if _SERVER_PIN and _LOAD_PIN
         else ""
     )
-    print(machine() + "; uvicorn 1 worker, access log off, one server loaded at a time" + pinned)
+    at_once = "all servers loaded at once" if args.together else "one server loaded at a time"
+    print(f"{machine()}; uvicorn 1 worker, access log off, {at_once}{pinned}")
     print(revision("src/watchkeeper/instrument"))
     print()
     variants = args.variants.split(",")
@@ -518,6 +532,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     cpu_ratio = bare_cpu / _cpu_us(wk)
     print()
     print("targets:")
+    if args.together:  # the servers shared each round's time: the paired ratio is the measure
+        print(
+            f"  uvicorn throughput watchkeeper/bare, loaded together: median of the rounds' "
+            f"paired ratios {paired:.3f} >= {TARGET_RATIO}: {verdict(paired >= TARGET_RATIO)} "
+            f"(by server CPU per request: {cpu_ratio:.3f}; medians' ratio: {ratio:.3f})"
+        )
+        return
     print(
         f"  uvicorn throughput watchkeeper/bare {ratio:.3f} req/s >= {TARGET_RATIO}: "
         f"{verdict(ratio >= TARGET_RATIO)} (by server CPU per request: {cpu_ratio:.3f}; "
@@ -548,9 +569,19 @@ def _round(
     """One round: each server warmed (when ``warm``) and loaded in turn, the order
     alternating between rounds; the instrumented server's count is read back."""
     order = list(servers) if r % 2 == 0 else list(reversed(servers))
-    for server in order:
-        warmed = load(server.url, args.connections, args.warmup) if warm else None
-        result = server.run_load(args.connections, args.duration)
+    connections = args.connections
+    if args.together:
+        with ThreadPoolExecutor(len(order)) as pool:
+            warmups: list[LoadResult | None] = [None] * len(order)
+            if warm:
+                warmups = list(pool.map(lambda s: load(s.url, connections, args.warmup), order))
+            runs = list(pool.map(lambda s: s.run_load(connections, args.duration), order))
+    else:
+        warmups, runs = [], []
+        for server in order:  # one at a time
+            warmups.append(load(server.url, args.connections, args.warmup) if warm else None)
+            runs.append(server.run_load(args.connections, args.duration))
+    for server, warmed, result in zip(order, warmups, runs, strict=True):
         results[server.variant].append(result)
         if server.variant != "watchkeeper":
             continue
