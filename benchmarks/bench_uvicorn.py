@@ -579,8 +579,8 @@ def _round(
     else:
         warmups, runs = [], []
         for server in order:  # one at a time
-            warmups.append(load(server.url, args.connections, args.warmup) if warm else None)
-            runs.append(server.run_load(args.connections, args.duration))
+            warmups.append(load(server.url, connections, args.warmup) if warm else None)
+            runs.append(server.run_load(connections, args.duration))
     for server, warmed, result in zip(order, warmups, runs, strict=True):
         results[server.variant].append(result)
         if server.variant != "watchkeeper":
